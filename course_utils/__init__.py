@@ -7,7 +7,7 @@
 from .config import DATA_DIR, FAST, pick
 from .data import ImageData, TensorLoader, load_mnist, make_loaders
 from .history import History
-from .setup import setup
+from .env import setup
 from .train import evaluate, fit, load_checkpoint, predict, save_checkpoint
 
 __version__ = "0.1.0"
