@@ -398,7 +398,11 @@ def plot_weight_matrix(matrix: np.ndarray, ax=None, title: str = ""):
     codes = np.zeros(m.shape, dtype=int)
     for i, v in enumerate(values, start=1):
         codes[m == v] = i
-    palette = ["white"] + [plt.cm.tab20(i % 20) for i in range(len(values))]
+    if len(values) <= 10:
+        colours = [plt.cm.tab10(i) for i in range(len(values))]
+    else:  # many distinct values: spread them over a continuous colour map
+        colours = [plt.cm.turbo(i / (len(values) - 1)) for i in range(len(values))]
+    palette = ["white"] + colours
     ax.imshow(codes, cmap=ListedColormap(palette), vmin=-0.5, vmax=len(palette) - 0.5)
     ax.set_xticks(np.arange(-0.5, m.shape[1], 1), minor=True)
     ax.set_yticks(np.arange(-0.5, m.shape[0], 1), minor=True)
@@ -435,7 +439,7 @@ def draw_conv(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int
     over the input with (stride - 1) zeros between pixels and d(k-1) - padding zeros around it.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    from matplotlib.colors import to_rgb
 
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(8, 4), gridspec_kw={"width_ratios": [3, 2]})
@@ -443,7 +447,6 @@ def draw_conv(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int
     fig = ax_in.figure
     for ax in axes:
         ax.clear()
-        ax.set_aspect("equal")
         ax.axis("off")
     try:
         g = _geometry(size, kernel_size, stride, padding, dilation, transposed)
@@ -451,32 +454,35 @@ def draw_conv(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int
         ax_in.text(0.5, 0.5, f"Not a valid setting:\n{err}", ha="center", va="center", wrap=True,
                    transform=ax_in.transAxes, fontsize=9, color="darkred")
         return fig
-    n_out = g["out"]
+    n_in, n_out = g["grid"], g["out"]
     step = step % (n_out * n_out)
     oi, oj = divmod(step, n_out)
     top, left = oi * g["step"], oj * g["step"]
-    covered = {(top + u * dilation, left + v * dilation) for u in range(kernel_size) for v in range(kernel_size)}
-    for r in range(g["grid"]):
-        for c in range(g["grid"]):
-            real = (r, c) in g["real"]
-            face = "#6baed6" if real else "#f0f0f0"
-            ax_in.add_patch(Rectangle((c, r), 1, 1, facecolor=face, edgecolor="0.5", lw=0.6,
-                                      hatch=None if real else "//"))
-            if (r, c) in covered:
-                ax_in.add_patch(Rectangle((c + 0.08, r + 0.08), 0.84, 0.84, facecolor="#08306b", alpha=0.55,
-                                          edgecolor="#08306b", lw=1.5))
-    for r in range(n_out):
-        for c in range(n_out):
-            face = "#006d2c" if (r, c) == (oi, oj) else "#a1d99b"
-            ax_out.add_patch(Rectangle((c, r), 1, 1, facecolor=face, edgecolor="0.4", lw=0.6))
-    for ax, n in ((ax_in, g["grid"]), (ax_out, n_out)):
-        ax.set_xlim(-0.2, max(n, g["grid"] if ax is ax_out else n) + 0.2)
-        ax.set_ylim(max(n, g["grid"] if ax is ax_out else n) + 0.2, -0.2)
+    # one RGB image per grid (fast to draw): input blue, padding / inserted zeros light grey, kernel dark
+    grid = np.tile(np.array(to_rgb("#ececec")), (n_in, n_in, 1))
+    for r, c in g["real"]:
+        grid[r, c] = to_rgb("#6baed6")
+    rows = top + dilation * np.arange(kernel_size)
+    cols = left + dilation * np.arange(kernel_size)
+    grid[np.ix_(rows, cols)] = grid[np.ix_(rows, cols)] * 0.35 + np.array(to_rgb("#08306b")) * 0.65
+    out = np.tile(np.array(to_rgb("#a1d99b")), (n_out, n_out, 1))
+    out[oi, oj] = to_rgb("#006d2c")
+    extent = max(n_in, n_out)
+    for ax, img, n in ((ax_in, grid, n_in), (ax_out, out, n_out)):
+        ax.imshow(img, extent=(0, n, n, 0), interpolation="nearest")
+        ax.hlines(np.arange(n + 1), 0, n, color="0.45", lw=0.6)
+        ax.vlines(np.arange(n + 1), 0, n, color="0.45", lw=0.6)
+        ax.set_xlim(-0.2, extent + 0.2)
+        ax.set_ylim(extent + 0.2, -0.2)
+        ax.set_aspect("equal")
+    ax_in.add_patch(plt.Rectangle((left, top), cols[-1] - left + 1, rows[-1] - top + 1, fill=False,
+                                  edgecolor="#08306b", lw=2))
     kind = "transposed conv" if transposed else "conv"
     ax_in.set_title(f"input {size}x{size}" + (f" + padding {padding}" if padding and not transposed else "")
                     + f"\n{kind}: k={kernel_size}, s={stride}, p={padding}, d={dilation}", fontsize=10)
-    ax_out.set_title(f"output {n_out}x{n_out}\nposition ({oi}, {oj}); receptive field "
-                     f"{dilation * (kernel_size - 1) + 1}x{dilation * (kernel_size - 1) + 1}", fontsize=10)
+    span = dilation * (kernel_size - 1) + 1
+    field = "kernel span" if transposed else "receptive field"
+    ax_out.set_title(f"output {n_out}x{n_out}\nposition ({oi}, {oj}); {field} {span}x{span}", fontsize=10)
     return fig
 
 
