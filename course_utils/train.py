@@ -253,19 +253,20 @@ def fit(model: nn.Module, train_data: Iterable, val_data: Iterable | None = None
     plotter = history.live_plot() if (live_plot if live_plot is not None else _in_notebook()) else None
     check_every = 1 if device.type == "cpu" else 25  # a host sync is free on CPU, costly on a GPU
     bar = None
+    if progress:  # one bar for the whole run: a notebook keeps one tidy output, not one bar per epoch
+        from tqdm.auto import tqdm
+
+        steps = _len_or_none(train_data)
+        bar = tqdm(total=steps * (epochs - start_epoch + 1) if steps else None, unit="batch")
     try:
         for epoch in range(start_epoch, epochs + 1):
             t0 = time.perf_counter()
-            if progress:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=_len_or_none(train_data), desc=f"epoch {epoch}/{epochs}", leave=False)
+            if bar is not None:
+                bar.set_description(f"epoch {epoch}/{epochs}")
             train_stats = run_epoch(model, train_data, loss_fn, device, optimizer=optimizer, metrics=metric_fns,
                                     step_fn=step_fn, clip_grad_norm=clip_grad_norm, amp=amp,
                                     channels_last=channels_last, epoch=epoch, progress=bar,
                                     scheduler=scheduler if scheduler_per_step else None, check_every=check_every)
-            if bar is not None:
-                bar.close()
             row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()}}
             if val_data is not None:
                 val_stats = evaluate(model, val_data, loss_fn, metrics=metric_fns, step_fn=step_fn,
@@ -299,12 +300,14 @@ def fit(model: nn.Module, train_data: Iterable, val_data: Iterable | None = None
                 break
     except KeyboardInterrupt:
         interrupted = True
-        if bar is not None:
-            bar.close()
         print(f"Training stopped by the user after {len(history)} complete epoch(s).")
     finally:
+        if bar is not None:
+            bar.close()
         if plotter is not None:
             plotter.close()
+    if plotter is not None and verbose and len(history):
+        print(history.format_row(history.rows[-1]))  # the last epoch as text, under the live plot
     if best_state is not None and (early_stopping is not None or interrupted):
         model.load_state_dict(best_state)
         if verbose:
