@@ -657,7 +657,7 @@ def plot_graph(root: Value, ax=None, title: str = "Computation graph"):
             pos[id(v)] = (lv, (len(vs) - 1) / 2 - i)
     if ax is None:
         depth, height = len(columns), max(len(vs) for vs in columns.values())
-        _, ax = plt.subplots(figsize=(2.2 * depth + 1, 1.1 * height + 1.2))
+        _, ax = plt.subplots(figsize=(1.9 * depth + 1, 0.8 * height + 1.2))
     for v in nodes:
         x1, y1 = pos[id(v)]
         for c in v._prev:

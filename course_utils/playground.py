@@ -151,7 +151,7 @@ def plot_decision(ax, predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray
     p = predict(np.c_[xx.ravel(), yy.ravel()].astype(np.float32)).reshape(xx.shape)
     ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
     ax.contour(xx, yy, p, levels=[0.5], colors="k", linewidths=1.2)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", s=9, edgecolors="k", linewidths=0.3)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", s=8, edgecolors="k", linewidths=0.2)
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     ax.set_aspect("equal")
@@ -200,8 +200,8 @@ def _draw(fig, axes, X, y, result: Result, step: int, name: str) -> None:
     fig.tight_layout()
 
 
-def run(dataset: str = "rings", hidden: Sequence[int] | int = (4,), activation: str = "tanh", lr: float = 0.1,
-        batch_size: int = 32, normalize: bool = True, steps: int = 300, noise: float = 0.1, n: int = 300,
+def run(dataset: str = "rings", hidden: Sequence[int] | int = (4,), activation: str = "tanh", lr: float = 0.3,
+        batch_size: int = 16, normalize: bool = True, steps: int = 500, noise: float = 0.1, n: int = 300,
         seed: int = 0, live: bool = False, frames: int = 5):
     """Train on `dataset` and draw [decision surface | loss curve]; live=True redraws `frames` times as it trains.
 
@@ -234,7 +234,7 @@ def run(dataset: str = "rings", hidden: Sequence[int] | int = (4,), activation: 
 
 
 def playground(dataset: str = "rings", hidden: int = 4, layers: int = 1, activation: str = "tanh",
-               lr: float = 0.1, batch_size: int = 32, normalize: bool = True, steps: int = 300):
+               lr: float = 0.3, batch_size: int = 16, normalize: bool = True, steps: int = 500):
     """The widget: every change retrains a small MLP from scratch and redraws it while it trains.
 
     Sliders update when released (continuous_update=False) so that the CPU trains once per change.
