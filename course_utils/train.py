@@ -1,8 +1,9 @@
 """One training loop for CPU, CUDA and Apple MPS: `fit`, `evaluate`, `predict`, checkpoints.
 
-Read `fit` top to bottom: it is the plain PyTorch loop (forward, loss, zero_grad,
-backward, step) plus the book-keeping a course needs: validation after each
-epoch, a history, early stopping, checkpoints, and clear errors.
+Start with `run_epoch`: its steps 1-5 are the plain PyTorch loop (forward, loss,
+zero_grad, backward, step). `fit` calls it once per epoch and adds the book-keeping
+a course needs: validation after each epoch, a history, early stopping,
+checkpoints, and clear errors.
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ StepFn = Callable[[nn.Module, Batch], "torch.Tensor | dict[str, torch.Tensor]"]
 # ---------------------------------------------------------------- helpers
 def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Fraction of rows whose largest output is the target class (a 0-d tensor, no host sync)."""
+    if outputs.ndim != 2 or outputs.shape[1] < 2 or targets.shape != outputs.shape[:1]:
+        raise ValueError(f"accuracy needs class scores shaped (N, classes) and labels shaped (N,), got outputs "
+                         f"{tuple(outputs.shape)} and targets {tuple(targets.shape)}: for a single-output model "
+                         "pass metrics={} or your own metric function")
     return (outputs.argmax(dim=1) == targets).float().mean()
 
 
@@ -66,7 +71,7 @@ def _check_data(name: str, data, device: torch.device) -> None:
                          f"make the loader with device={str(device)!r} or move the model with model.to(...)")
 
 
-def _check_loss(loss: torch.Tensor, outputs, targets, loss_fn) -> None:
+def _check_loss(loss: torch.Tensor) -> None:
     """Clear errors for a loss that is not a scalar (checked on the first batch only)."""
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
         shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
@@ -133,7 +138,7 @@ def run_epoch(model: nn.Module, data: Iterable, loss_fn, device: torch.device, *
                         parts = {**parts, "loss": sum(parts.values())}
                     loss, outputs, y = parts["loss"], None, None
             if step == 1:
-                _check_loss(loss, outputs, y, loss_fn)
+                _check_loss(loss)
             if training:
                 # 3. clear old gradients  4. backward pass  5. update the parameters
                 optimizer.zero_grad(set_to_none=True)
@@ -216,7 +221,10 @@ def fit(model: nn.Module, train_data: Iterable, val_data: Iterable | None = None
     metrics: names from METRICS or a dict name -> fn(outputs, targets).
     scheduler: stepped once per epoch (with the monitored value if it is ReduceLROnPlateau),
         or once per batch if scheduler_per_step=True (OneCycleLR).
-    early_stopping: stop after this many epochs without improvement of `monitor`; the best weights are restored.
+    early_stopping: stop after this many epochs without improvement of `monitor` (ties do not count as
+        improvement); the best weights are then restored. Without it, the model keeps the last epoch's weights.
+    monitor: a logged name such as "val_loss" or "val_accuracy" (losses: lower is better); with no val_data,
+        "val_x" means "train_x".
     amp / channels_last: default on for CUDA (bf16 autocast, NHWC memory layout), off elsewhere.
     step_fn(model, batch) -> loss or dict of losses: replaces forward+loss (e.g. torchvision detection models).
     checkpoint_path: save after every epoch; with resume=True continue from it if it exists.
@@ -277,8 +285,10 @@ def fit(model: nn.Module, train_data: Iterable, val_data: Iterable | None = None
             if monitor not in row:
                 raise ValueError(f"monitor={monitor!r} is not among the logged values {sorted(row)}")
             if scheduler is not None and not scheduler_per_step:
-                is_plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-                scheduler.step(row[monitor]) if is_plateau else scheduler.step()
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    scheduler.step(row[monitor])  # it needs the monitored value
+                else:
+                    scheduler.step()
             history.append(row)
 
             value = row[monitor]

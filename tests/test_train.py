@@ -294,3 +294,8 @@ def test_plain_text_lines_outside_notebook(tiny_data, tiny_model, capsys):
     out = capsys.readouterr().out
     assert out.count("epoch ") == 2 and "val_accuracy" in out
     assert math.isfinite(float(out.split("train_loss ")[1].split()[0]))
+
+
+def test_accuracy_rejects_single_output_models():
+    with pytest.raises(ValueError, match=r"\(N, classes\).*metrics=\{\}"):
+        T.accuracy(torch.rand(4, 1), torch.ones(4, 1))

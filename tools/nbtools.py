@@ -78,8 +78,18 @@ def execute(path: Path, fast: bool, timeout: int = 1800) -> float:
             os.environ.pop("COURSE_FAST", None)
         else:
             os.environ["COURSE_FAST"] = env_before
+    _drop_stale_widget_text(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - t0
+
+
+def _drop_stale_widget_text(nb: nbformat.NotebookNode) -> None:
+    """Widget outputs (progress bars) keep the text of their first frame ("0%|"); keep only the widget view."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                data.pop("text/plain", None)
 
 
 SOLUTION = re.compile(r"### BEGIN SOLUTION.*?### END SOLUTION", re.S)
