@@ -17,9 +17,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab notebooks/
 
-# Unit tests, the notebook lint, and every notebook executed by nbval in fast mode, on 2 workers.
+# Unit tests, the notebook lint, and every notebook executed by nbval in fast mode, on 2 workers
+# (one thread each: two workers with two threads each on two cores run several times slower).
 test: $(VENV)/.installed
-	COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadscope --nbval-lax --nbval-sanitize-with tests/sanitize.cfg --durations=20 tests notebooks
+	COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadscope --nbval-lax --nbval-sanitize-with tests/sanitize.cfg --durations=20 tests notebooks
 
 unit: $(VENV)/.installed
 	COURSE_FAST=1 $(PY) -m pytest tests

@@ -430,8 +430,8 @@ COLORS = {"SGD": "tab:blue", "Momentum": "tab:orange", "Nesterov": "tab:green", 
           "AdaDelta": "tab:purple", "RMSProp": "tab:brown", "Adam": "tab:pink", "Newton": "black"}
 
 
-def plot_surface(surface: str | Surface, ax=None, levels: int = 30):
-    """Contour lines of a surface with its start (o) and minimum (*) marked; returns the axes."""
+def plot_surface(surface: str | Surface, ax=None, levels: int = 20):
+    """Filled contours of a surface with its start (o) and minimum (*) marked; returns the axes."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
@@ -439,10 +439,11 @@ def plot_surface(surface: str | Surface, ax=None, levels: int = 30):
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     X, Y, Z = s.grid()
+    style = dict(cmap="viridis", alpha=0.35)  # filled contours: light, and small as PNG
     if s.log_levels:
-        ax.contour(X, Y, Z, levels=np.logspace(-1, 3.5, levels), norm=LogNorm(), cmap="viridis", linewidths=0.6)
+        ax.contourf(X, Y, Z, levels=np.logspace(-1, 3.5, levels), norm=LogNorm(), extend="both", **style)
     else:
-        ax.contour(X, Y, Z, levels=levels, cmap="viridis", linewidths=0.6)
+        ax.contourf(X, Y, Z, levels=levels, **style)
     ax.plot(*s.start, "ko", ms=5)
     ax.plot(*s.minimum, "k*", ms=12)
     ax.set(xlim=s.xlim, ylim=s.ylim, xlabel="$\\theta_1$", ylabel="$\\theta_2$", title=s.name)
