@@ -246,7 +246,7 @@ class TensorLoader:
                 batch = [t[start:start + self.batch_size] for t in self.tensors]
             else:
                 idx = order[start:start + self.batch_size]
-                batch = [t[idx] for t in self.tensors]
+                batch = [t.index_select(0, idx) for t in self.tensors]  # faster than t[idx] on CPU
             if self.augment is not None:
                 batch[0] = self.augment(batch[0])
             yield tuple(batch)

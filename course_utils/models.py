@@ -105,11 +105,11 @@ def summary(model: nn.Module, input_shape: Sequence[int] = (1, 3, 32, 32), depth
     per_module = {k: sum(v.values()) for k, v in counter.get_flop_counts().items()}
     prefix = type(model).__name__
     lines = [f"{'layer':<22}{'type':<20}{'output shape':<22}{'params':>13}{'MACs':>16}", "-" * 93]
-    seen = set()
-    for name, kind, shape, params in rows:
-        if name in seen:  # a module called twice (e.g. a shared ReLU) is listed once
-            continue
-        seen.add(name)
+    order = {name: i for i, (name, _) in enumerate(chosen)}
+    first: dict[str, tuple] = {}
+    for row in rows:  # a module called twice (e.g. a shared ReLU) is listed once
+        first.setdefault(row[0], row)
+    for name, kind, shape, params in sorted(first.values(), key=lambda r: order[r[0]]):
         macs = per_module.get(f"{prefix}.{name}", 0) // 2
         lines.append(f"{name:<22}{kind:<20}{str(shape):<22}{params:>13,}{macs:>16,}")
     lines += ["-" * 93, f"{'total':<64}{count_params(model):>13,}{int(counter.get_total_flops()) // 2:>16,}",
@@ -180,14 +180,15 @@ def draw_block(ax, branches: Sequence[Sequence[str]], merge: str | None = None, 
     if merge:
         label(0.5, y_merge, "⊕" if merge == "+" else merge, dict(box, fc="#fde9d9", ec="#c0504d"))
         ax.annotate("", xy=(0.5, -0.7), xytext=(0.5, y_merge - 0.3), arrowprops=arrow)
-    if skip:
-        ax.annotate("", xy=(0.5 + 0.12, y_merge + 0.05), xytext=(0.5 + 0.12, y_in - 0.2),
-                    arrowprops=dict(arrowstyle="->", color="#c0504d", lw=1.5,
-                                    connectionstyle="arc3,rad=-0.5" if n == 1 else "bar,fraction=-0.05"))
-        ax.text(1.02 if n > 1 else 0.95, (y_in + y_merge) / 2, "identity", color="#c0504d", fontsize=8,
+    if skip:  # a path around the branches: right from the input, down, and left into the merge
+        x_side = 1.0
+        ax.plot([0.62, x_side, x_side], [y_in, y_in, y_merge], color="#c0504d", lw=1.5)
+        ax.annotate("", xy=(0.56, y_merge), xytext=(x_side, y_merge),
+                    arrowprops=dict(arrowstyle="->", color="#c0504d", lw=1.5))
+        ax.text(x_side + 0.02, (y_in + y_merge) / 2, "identity", color="#c0504d", fontsize=8,
                 ha="left", va="center", rotation=90)
     label(0.5, -1.0, output_label, dict(box, fc="#eeeeee", ec="#666666"))
-    ax.set_xlim(-0.05, 1.1)
+    ax.set_xlim(-0.05, 1.12)
     ax.set_ylim(-1.5, y_in + 0.6)
     ax.set_title(title, fontsize=10)
     ax.axis("off")
@@ -518,17 +519,17 @@ def wide_resnet(depth: int = 28, widen: int = 10, num_classes: int = 10, dropout
     return ResNetCIFAR(16, [n, n, n], make, num_classes, preact=True)
 
 
-def resnext_cifar(depth: int = 29, cardinality: int = 8, group_width: int = 64, num_classes: int = 10
-                  ) -> ResNetCIFAR:
-    """ResNeXt-29 (C x d) for CIFAR (Xie et al.): depth = 9n+2, stem 64, stage outputs 256, 512, 1024."""
+def resnext_cifar(depth: int = 29, cardinality: int = 8, group_width: int = 64, num_classes: int = 10,
+                  stem: int = 64) -> ResNetCIFAR:
+    """ResNeXt-29 (C x d) for CIFAR (Xie et al.): depth = 9n+2, stem 64, stage outputs 4*stem = 256, 512, 1024."""
     if not isinstance(depth, int) or depth < 11 or (depth - 2) % 9:
         raise ValueError(f"depth must be 9n+2 (e.g. 29), got {depth!r}")
     n = (depth - 2) // 9
 
     def make(c_in, stage, stride):
-        c_out = 256 * 2 ** stage
+        c_out = 4 * stem * 2 ** stage
         return ResNeXtBlock(c_in, c_out, cardinality, group_width * 2 ** stage, stride), c_out
-    return ResNetCIFAR(64, [n, n, n], make, num_classes)
+    return ResNetCIFAR(stem, [n, n, n], make, num_classes)
 
 
 # ============================================================== DenseNet
@@ -628,10 +629,8 @@ def mobilenet_v1(num_classes: int = 1000, width_mult: float = 1.0) -> nn.Sequent
 
 
 def mobilenet_cifar(num_classes: int = 10, width_mult: float = 1.0) -> nn.Sequential:
-    """MobileNet v1 for 32x32: stride-1 stem and first stride-2 block made stride 1, so 32 -> 2x2 at the end."""
-    strides = [s for _, s in _MOBILENET]
-    strides[1] = 1
-    return _mobilenet(num_classes, width_mult, 1, strides)
+    """MobileNet v1 for 32x32: the same 13 blocks with a stride-1 stem, so the maps go 32 -> 16 -> 8 -> 4 -> 2."""
+    return _mobilenet(num_classes, width_mult, 1, [s for _, s in _MOBILENET])
 
 
 # ============================================================== registry for the CIFAR-10 mid-term kit

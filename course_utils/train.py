@@ -7,6 +7,7 @@ checkpoints, and clear errors.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -94,7 +95,17 @@ def _loss_or_explain(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> t
 
 def _autocast(device: torch.device, amp: bool):
     """bf16 autocast on CUDA when `amp` is on, otherwise a no-op context."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()  # cheaper per step than a disabled autocast
+
+
+def _accumulate(sums: dict, name: str, value: torch.Tensor, n: int) -> None:
+    """sums[name] += value * n, in place on the device (no host sync)."""
+    if name in sums:
+        sums[name].add_(value.float(), alpha=n)
+    else:
+        sums[name] = value.float() * n
 
 
 def _in_notebook() -> bool:
@@ -151,10 +162,10 @@ def run_epoch(model: nn.Module, data: Iterable, loss_fn, device: torch.device, *
             n = len(y) if y is not None else 1
             count += n
             for name, value in parts.items():
-                sums[name] = sums.get(name, 0.0) + value.detach().float() * n
+                _accumulate(sums, name, value.detach(), n)
             if outputs is not None:
                 for name, fn in metrics.items():
-                    sums[name] = sums.get(name, 0.0) + fn(outputs.detach(), y).float() * n
+                    _accumulate(sums, name, fn(outputs.detach(), y), n)
             if step % check_every == 0 or step == 1:
                 value = loss.item()  # the one host sync, every `check_every` steps
                 if not math.isfinite(value):
