@@ -431,7 +431,8 @@ def check_backward(fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
     rng = np.random.default_rng(1)
     cases = [(np.array([-3.0, -0.5, 0.5, 3.0]), np.ones(4)),
              (rng.normal(size=(5, 3)) * 3, rng.normal(size=(5, 3))),
-             (np.array([[-20.0, 20.0]]), np.array([[2.0, -1.0]]))]
+             (np.array([[-20.0, 20.0]]), np.array([[2.0, -1.0]])),
+             (np.array([-800.0, 800.0]), np.ones(2))]  # exp(800) overflows: the backward must not
 
     def reference(x, grad_y):
         xt = torch.tensor(x, requires_grad=True)

@@ -143,6 +143,8 @@ def test_check_backward_reports(capsys):
     good = lambda x, g: g * 0.5 * (1 + np.tanh(0.5 * x))  # noqa: E731  softplus' = sigmoid
     assert B.check_backward(good, torch.nn.functional.softplus, "softplus")
     assert not B.check_backward(lambda x, g: g, torch.nn.functional.softplus, "softplus")
+    with np.errstate(over="ignore", invalid="ignore"):  # the naive form overflows at x = 800 and must fail
+        assert not B.check_backward(lambda x, g: g * np.exp(x) / (1 + np.exp(x)), torch.nn.functional.softplus)
     out = capsys.readouterr().out
     assert "✅" in out and "❌" in out
 
