@@ -105,6 +105,21 @@ def _evaluate_plain(model, batches, loss_fn) -> tuple[float, float]:
     return total / count, correct / count
 
 
+def _train_epoch_plain(model, batches, loss_fn, optimizer) -> tuple[float, int]:
+    """One hand-written training epoch: forward, loss, zero_grad, backward, step; summed loss and correct count."""
+    model.train()
+    total, correct = 0.0, 0
+    for x, y in batches:
+        out = model(x)
+        loss = loss_fn(out, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(y)
+        correct += (out.argmax(dim=1) == y).sum().item()
+    return total, correct
+
+
 def run_plain(model, optimizer, data, epochs, batch_size):
     """The hand-written loop: shuffle with randperm, slice mini-batches, validate after each epoch."""
     loss_fn = nn.CrossEntropyLoss()
@@ -112,19 +127,9 @@ def run_plain(model, optimizer, data, epochs, batch_size):
     x_val, y_val = data.val.tensors
     n, vb = len(x_train), 2 * batch_size  # make_loaders validates with batches of 2 * batch_size too
     for _ in range(epochs):
-        model.train()
         order = torch.randperm(n)
-        total, correct = 0.0, 0
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            x, y = x_train[idx], y_train[idx]
-            out = model(x)
-            loss = loss_fn(out, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(y)
-            correct += (out.argmax(dim=1) == y).sum().item()
+        batches = ((x_train[idx], y_train[idx]) for idx in order.split(batch_size))
+        total, correct = _train_epoch_plain(model, batches, loss_fn, optimizer)
         val_batches = ((x_val[i:i + vb], y_val[i:i + vb]) for i in range(0, len(x_val), vb))
         val_loss, val_acc = _evaluate_plain(model, val_batches, loss_fn)
     return {"train_loss": total / n, "train_accuracy": correct / n, "val_loss": val_loss, "val_accuracy": val_acc}
@@ -137,16 +142,7 @@ def run_dataloader(model, optimizer, data, epochs, batch_size):
     val = DataLoader(data.val, batch_size=2 * batch_size)
     n = len(data.train)
     for _ in range(epochs):
-        model.train()
-        total, correct = 0.0, 0
-        for x, y in train:
-            out = model(x)
-            loss = loss_fn(out, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(y)
-            correct += (out.argmax(dim=1) == y).sum().item()
+        total, correct = _train_epoch_plain(model, train, loss_fn, optimizer)
         val_loss, val_acc = _evaluate_plain(model, val, loss_fn)
     return {"train_loss": total / n, "train_accuracy": correct / n, "val_loss": val_loss, "val_accuracy": val_acc}
 

@@ -583,15 +583,7 @@ class Value:
 
     def backward(self) -> None:
         """Set this value's grad to 1 and apply the chain rule to every node, from this one back to the leaves."""
-        order, seen = [], set()
-
-        def visit(v):  # topological order: a node comes after everything it was computed from
-            if id(v) not in seen:
-                seen.add(id(v))
-                for child in v._prev:
-                    visit(child)
-                order.append(v)
-        visit(self)
+        order = graph_nodes(self)  # topological order: a node comes after everything it was computed from
         for v in order:
             v.grad = 0.0
         self.grad = 1.0
@@ -631,7 +623,7 @@ def graph_nodes(root: Value) -> list[Value]:
         raise TypeError(f"root must be a Value, got {type(root).__name__}")
     order, seen = [], set()
 
-    def visit(v):
+    def visit(v):  # depth first: visit everything v was computed from, then v itself
         if id(v) not in seen:
             seen.add(id(v))
             for child in v._prev:

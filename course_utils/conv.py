@@ -347,6 +347,19 @@ def receptive_fields(layers) -> list[int]:
     return sizes
 
 
+def measured_receptive_field(model, in_channels: int = 1, size: int = 64) -> tuple[int, int]:
+    """(height, width) of the input patch that the central output pixel depends on, measured with autograd."""
+    import torch
+
+    x = torch.zeros(1, in_channels, size, size, requires_grad=True)
+    out = model(x)
+    out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
+    rows, cols = torch.nonzero(x.grad[0].abs().sum(0), as_tuple=True)
+    if len(rows) == 0:
+        raise ValueError("the central output pixel does not depend on the input (all gradients are zero)")
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
 def separable_multiplications(in_channels: int, out_channels: int, kernel_size: int,
                               out_size: int) -> dict[str, int]:
     """Multiplications of a standard k x k conv vs depthwise (k x k per channel) + pointwise (1 x 1) ones."""

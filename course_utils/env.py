@@ -4,6 +4,8 @@ from __future__ import annotations
 import platform
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -18,6 +20,17 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA and MPS
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run tiny problems on one CPU thread: for a few hundred numbers, starting threads costs more than the work."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def pick_device(prefer: str | None = None) -> torch.device:

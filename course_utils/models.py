@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .conv import receptive_fields
+
 __all__ = [
     "count_params", "count_flops", "count_macs", "summary", "receptive_field", "conv_grad_norms", "draw_block",
     "LeNet5", "lenet5", "alexnet_original", "alexnet_cifar", "vgg_cifar", "VGG_CONFIGS",
@@ -128,11 +130,7 @@ def receptive_field(kernel_sizes: Sequence[int], strides: Sequence[int] | None =
     if len(ss) != len(ks) or len(ds) != len(ks):
         raise ValueError(f"strides and dilations must have one entry per kernel ({len(ks)}), "
                          f"got {len(ss)} and {len(ds)}")
-    rf, jump = 1, 1
-    for k, s, d in zip(ks, ss, ds):
-        rf += (k - 1) * d * jump
-        jump *= s
-    return rf
+    return receptive_fields(list(zip(ks, ss, ds)))[-1]  # the formula lives in course_utils.conv
 
 
 def conv_grad_norms(model: nn.Module) -> list[float]:

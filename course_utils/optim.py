@@ -6,13 +6,14 @@ then per step `zero_grad()`, `loss.backward()`, `step()`. Each one is a few line
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
+
+from .env import single_thread
 
 __all__ = [
     "single_thread", "ScratchOptimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "AdaDelta", "RMSProp", "Adam",
@@ -21,17 +22,6 @@ __all__ = [
     "Surface", "SURFACES", "get_surface", "run_trajectory", "race", "plot_surface", "plot_trajectories",
     "animate_trajectories", "lr_schedule", "adam_reference_step", "check_adam_step",
 ]
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run tiny problems on one CPU thread: for a few hundred numbers, starting threads costs more than the work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- from-scratch optimizers

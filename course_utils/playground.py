@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .env import single_thread
 from .toydata import make_2d
 
 DATASETS = ("rings", "xor", "gaussian", "spiral")
@@ -94,12 +95,8 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (4,), activa
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a net this small trains several times faster on one thread
-    try:
+    with single_thread():  # a net this small trains several times faster on one thread
         return _train(X, y, hidden, activation, lr, batch_size, steps, normalize, seed, callback, every)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(X, y, hidden, activation, lr, batch_size, steps, normalize, seed, callback, every) -> Result:

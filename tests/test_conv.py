@@ -245,3 +245,16 @@ def test_conv_explorer_falls_back_outside_a_kernel(capsys):
     assert conv.conv_explorer() is None
     assert "Widgets cannot render here" in capsys.readouterr().out
     plt.close("all")
+
+
+def test_measured_receptive_field_matches_formula():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    stack = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 2, 3, stride=2), nn.Conv2d(2, 1, 3, dilation=2))
+    assert conv.measured_receptive_field(stack, size=32) == (conv.receptive_fields(stack)[-1],) * 2 == (13, 13)
+    dead = nn.Conv2d(1, 1, 3)
+    nn.init.zeros_(dead.weight)
+    with pytest.raises(ValueError, match="does not depend"):
+        conv.measured_receptive_field(dead)

@@ -98,3 +98,10 @@ def test_toydata():
         assert X.shape == (100, 2) and set(np.unique(y)) == {0, 1}
     with pytest.raises(ValueError, match="'rings'"):
         toydata.make_2d("moons")
+
+
+def test_single_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with S.single_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
