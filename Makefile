@@ -1,5 +1,5 @@
 # The two set-up commands of the README:
-#   make lab    creates .venv, installs everything, opens JupyterLab on notebooks/
+#   make lab    creates .venv, installs everything (and the offline ImageNet weights), opens JupyterLab
 #   make test   creates .venv, installs everything, runs the unit tests and every notebook (fast mode)
 PYTHON ?= python3
 VENV   := .venv
@@ -12,6 +12,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m course_utils.pretrained fetch
 	@touch $@
 
 lab: $(VENV)/.installed

@@ -63,9 +63,15 @@ def describe(device: torch.device) -> str:
 
 
 def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> torch.device:
-    """Seed everything, pick the device, print one line about the environment and return the device."""
+    """Seed everything, pick the device, make the course's ImageNet weights loadable offline, print one line."""
+    from .pretrained import install_offline_weights
+
     seed_everything(seed)
     dev = pick_device(device)
+    try:
+        install_offline_weights()  # torchvision's own `weights=` calls then work without the internet
+    except (OSError, ValueError) as err:  # a corrupted or unreadable copy: say so, but let the notebook run
+        print(f"Note: the offline ImageNet weights were not installed: {err}")
     if not quiet:
         print(describe(dev))
     return dev

@@ -88,6 +88,39 @@ def test_widgets_fallback_draws_once(capsys):
         widgets.interactive(lambda: None, {})
 
 
+def _threshold_figure(threshold):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().axvline(threshold)
+    return fig
+
+
+def test_widget_redraws_a_figure_on_change(monkeypatch):
+    import ipywidgets as W
+    monkeypatch.setattr(widgets, "widgets_available", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda *a, **kw: None)
+    slider = W.FloatSlider(value=0.2, min=0, max=1)
+    calls = []
+    box = widgets.interactive(lambda threshold: calls.append(threshold) or _threshold_figure(threshold),
+                              {"threshold": slider})
+    image = box.children[-2]
+    first = bytes(image.value)
+    assert first.startswith(b"\x89PNG") and calls == [0.2]
+    slider.value = 0.9
+    assert calls == [0.2, 0.9] and bytes(image.value) != first
+
+
+def test_widget_shows_errors_and_wrong_returns_under_the_image(monkeypatch):
+    import ipywidgets as W
+    monkeypatch.setattr(widgets, "widgets_available", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda *a, **kw: None)
+    slider = W.IntSlider(value=1)
+    box = widgets.interactive(lambda n: _threshold_figure(n) if n == 1 else "not a figure", {"n": slider})
+    slider.value = 2
+    assert "must return a matplotlib.figure.Figure" in box.children[-1].value
+
+
 def test_toydata():
     x, y = toydata.cricket()
     assert len(x) == 13 and np.polyfit(x, y, 1) == pytest.approx([2.9057, 32.5128], abs=1e-4)
