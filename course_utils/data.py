@@ -197,18 +197,22 @@ def sample_images(gray: bool = False) -> dict[str, np.ndarray]:
     return out
 
 
-def random_flip_crop(x: torch.Tensor, padding: int = 2, flip: bool = True) -> torch.Tensor:
-    """Per-image random horizontal flips and random crops (after zero padding), done on the whole batch."""
+def random_flip_crop(x: torch.Tensor, padding: int = 2, flip: bool = True,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Per-image random horizontal flips and random crops (after zero padding), done on the whole batch.
+
+    generator: draw the random numbers from this generator (on x's device) instead of torch's global one.
+    """
     if x.ndim != 4:
         raise ValueError(f"x must be a batch shaped (N, C, H, W), got shape {tuple(x.shape)}")
     n, _, h, w = x.shape
     if flip:
-        flipped = torch.rand(n, device=x.device) < 0.5
+        flipped = torch.rand(n, device=x.device, generator=generator) < 0.5
         x = torch.where(flipped[:, None, None, None], x.flip(3), x)
     if padding > 0:
         padded = torch.nn.functional.pad(x, (padding,) * 4)
-        dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device)
-        dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device)
+        dy = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device, generator=generator)
+        dx = torch.randint(0, 2 * padding + 1, (n, 1, 1), device=x.device, generator=generator)
         rows = (torch.arange(h, device=x.device)[None, :, None] + dy).expand(n, h, w)
         cols = (torch.arange(w, device=x.device)[None, None, :] + dx).expand(n, h, w)
         batch = torch.arange(n, device=x.device)[:, None, None].expand(n, h, w)

@@ -7,7 +7,8 @@ Blocks:      BasicBlock (plain or residual), Bottleneck, ResNeXtBlock (grouped c
 Full size:   lenet5, alexnet_original (227x227, two-GPU groups), mobilenet_v1 (224x224).
 CIFAR size:  alexnet_cifar, vgg_cifar, googlenet_cifar, resnet_cifar (ResNet-20/56/110/164, plain nets),
              resnet18_cifar, wide_resnet, resnext_cifar, densenet_cifar, mobilenet_cifar;
-             CIFAR_MODELS and build_cifar_model(name) for the mid-term kit.
+             CIFAR_MODELS and build_cifar_model(name) for the mid-term kit (course_utils.zoo adds ShuffleNet,
+             Inception-v3/v4, Xception, EfficientNet, DenseNet-121, ResNet-9 and the slides' CNN to it).
 Every CIFAR-sized model maps (N, 3, 32, 32) to (N, num_classes).
 """
 from __future__ import annotations
@@ -657,3 +658,6 @@ def build_cifar_model(name: str, num_classes: int = 10, **options) -> nn.Module:
     if name not in CIFAR_MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(CIFAR_MODELS)}")
     return CIFAR_MODELS[name](num_classes=num_classes, **options)
+
+
+from . import zoo as _zoo  # noqa: E402,F401  (registers the mid-term kit's other architectures in CIFAR_MODELS)

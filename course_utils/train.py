@@ -94,9 +94,10 @@ def _loss_or_explain(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> t
 
 
 def _autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when `amp` is on, otherwise a no-op context."""
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast when `amp` is on, on CUDA or the CPU (so CI runs a GPU user's code path); otherwise
+    (amp off, or another device such as MPS) a no-op context."""
+    if amp and device.type in ("cuda", "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()  # cheaper per step than a disabled autocast
 
 

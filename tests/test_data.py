@@ -124,3 +124,13 @@ def test_make_loaders():
 
 def test_image_data_repr():
     assert "8, 8" in repr(data.load_digits())
+
+
+def test_random_flip_crop_with_its_own_generator():
+    x = torch.rand(16, 3, 8, 8)
+    state = torch.get_rng_state()
+    a = data.random_flip_crop(x, padding=2, generator=torch.Generator().manual_seed(1))
+    b = data.random_flip_crop(x, padding=2, generator=torch.Generator().manual_seed(1))
+    c = data.random_flip_crop(x, padding=2, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(torch.get_rng_state(), state)  # the global generator was not used

@@ -299,3 +299,95 @@ def test_plain_text_lines_outside_notebook(tiny_data, tiny_model, capsys):
 def test_accuracy_rejects_single_output_models():
     with pytest.raises(ValueError, match=r"\(N, classes\).*metrics=\{\}"):
         T.accuracy(torch.rand(4, 1), torch.ones(4, 1))
+
+
+# ---------------------------------------------------------------- the GPU code paths, run on the CPU
+class _Recorder(nn.Module):
+    """A small conv net that records, on every forward, its input layout and the dtype of its output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.head = nn.Linear(4, 2)
+        self.seen: list[tuple[bool, torch.dtype]] = []
+
+    def forward(self, x):
+        out = self.head(torch.relu(self.conv(x)).mean((2, 3)))
+        self.seen.append((x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(), out.dtype))
+        return out
+
+
+@pytest.fixture
+def images():
+    """(train, val) loaders of 96 + 32 random 3x6x6 images whose class is the sign of the red channel's mean."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 3, 6, 6, generator=g)
+    y = (x[:, 0].mean((1, 2)) > 0).long()
+    return (TensorLoader(TensorDataset(x[:96], y[:96]), batch_size=32, shuffle=False),
+            TensorLoader(TensorDataset(x[96:], y[96:]), batch_size=32, shuffle=False))
+
+
+def _recorder():
+    torch.manual_seed(0)
+    return _Recorder()
+
+
+def test_autocast_branches():
+    from contextlib import nullcontext
+
+    with T._autocast(torch.device("cpu"), True):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    assert isinstance(T._autocast(torch.device("cpu"), False), nullcontext)
+    assert isinstance(T._autocast(torch.device("meta"), True), nullcontext)  # e.g. MPS: amp is ignored
+    with pytest.warns(UserWarning, match="(?i)cuda"):   # the CUDA branch, short of entering it without a GPU
+        ctx = T._autocast(torch.device("cuda"), True)
+    assert isinstance(ctx, torch.autocast) and ctx.device == "cuda" and ctx.fast_dtype == torch.bfloat16
+
+
+def test_fit_defaults_on_cpu_are_float32_and_nchw(images):
+    model = _recorder()
+    T.fit(model, *images, epochs=1, progress=False, verbose=False)
+    assert model.seen and all(dtype == torch.float32 and not nhwc for nhwc, dtype in model.seen)
+    assert model.conv.weight.is_contiguous()
+
+
+def test_fit_amp_runs_bf16_autocast_in_training_and_validation(images):
+    model, reference = _recorder(), _recorder()
+    h = T.fit(model, *images, epochs=3, amp=True, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+              progress=False, verbose=False)
+    h_ref = T.fit(reference, *images, epochs=3, optimizer=torch.optim.SGD(reference.parameters(), lr=0.1),
+                  progress=False, verbose=False)
+    assert {dtype for _, dtype in model.seen} == {torch.bfloat16}      # 3 train + 1 val batch per epoch, all bf16
+    assert len(model.seen) == 3 * (3 + 1)
+    assert model.conv.weight.dtype == torch.float32                       # the weights stay float32
+    assert all(math.isfinite(v) for v in h["train_loss"] + h["val_loss"])
+    assert h["train_loss"] != h_ref["train_loss"]                         # bf16 rounding changes the numbers...
+    assert h["train_loss"] == pytest.approx(h_ref["train_loss"], rel=0.05)  # ...but not the training
+    stats = T.evaluate(model, images[1], amp=True)
+    assert model.seen[-1][1] == torch.bfloat16 and math.isfinite(stats["loss"])
+    T.evaluate(model, images[1])                                          # amp=None on the CPU: float32
+    assert model.seen[-1][1] == torch.float32
+
+
+def test_fit_channels_last_converts_model_and_inputs(images):
+    model, reference = _recorder(), _recorder()
+    T.fit(model, *images, epochs=2, channels_last=True, progress=False, verbose=False)
+    T.fit(reference, *images, epochs=2, progress=False, verbose=False)
+    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.seen and all(nhwc for nhwc, _ in model.seen)             # every train and val batch was NHWC
+    for a, b in zip(model.parameters(), reference.parameters()):          # same maths, another memory layout
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    T.evaluate(model, images[1], channels_last=False)
+    assert not model.seen[-1][0]
+
+
+def test_channels_last_leaves_non_image_inputs_alone(tiny_data, tiny_model):
+    """channels_last only applies to 4-D image batches; an MLP on vectors trains as before."""
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    torch.manual_seed(1)  # the same shuffling for both runs
+    T.fit(tiny_model, tiny_data[0], epochs=1, channels_last=True, amp=True, progress=False, verbose=False)
+    torch.manual_seed(1)
+    T.fit(reference, tiny_data[0], epochs=1, amp=True, progress=False, verbose=False)
+    for a, b in zip(tiny_model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b)
