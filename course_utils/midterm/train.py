@@ -413,6 +413,7 @@ def train(args: argparse.Namespace) -> dict:
     result = {
         "group": args.group, "paper": paper, "model": model_name, "model_options": options,
         "test_accuracy": test_accuracy, "test_images": len(x_test), "val_accuracy": history[-1]["val_accuracy"],
+        "train_images": len(x_train), "steps_per_epoch": len(batches),
         "tta": args.tta, "params": params, "macs": macs, "epochs": args.epochs, "seed": args.seed,
         "wall_time_s": round(wall, 2), "device": _device_name(device, world), "world_size": world,
         "data": data.source, "stand_in": stand_in,
