@@ -103,6 +103,13 @@ def test_accuracy_is_recomputed_and_a_false_claim_is_flagged(tmp_path, test_set)
     assert {r["submission"] for r in ranked} == {"close"} and ranked[0]["verified"]  # G03's best verified one
 
 
+def test_stand_in_runs_only_for_demonstrations(tmp_path, test_set):
+    net = small_model()
+    d = submit(tmp_path, "demo", accuracy=evaluate_accuracy(net, *test_set), net=net, stand_in=True, test_images=64)
+    assert LB.check_submission(d, test_set).status == "invalid"
+    assert LB.check_submission(d, test_set, allow_stand_in=True).status == "ranked"
+
+
 def test_instructor_verified_custom_model(tmp_path):
     sub = LB.check_submission(submit(tmp_path, "mine", model="my_resnet"))
     assert sub.status == "invalid" and "custom model" in sub.reason

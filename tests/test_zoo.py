@@ -104,6 +104,37 @@ def test_full_size_builds_match_torchvision_and_the_paper_figures():
     assert 130e6 < M.count_macs(shuffle, (1, 3, 224, 224)) < 141e6                  # paper: 140 MFLOPs
 
 
+def _copy_in_order(src: nn.Module, dst: nn.Module) -> None:
+    """Load src's tensors into dst position by position (same layers in the same order, other names)."""
+    values, target = list(src.state_dict().values()), dst.state_dict()
+    assert [v.shape for v in values] == [v.shape for v in target.values()]
+    dst.load_state_dict(dict(zip(target, values)))
+
+
+@pytest.mark.parametrize("ours,theirs,size", [
+    (lambda: Z.efficientnet_cifar(1000, imagenet=True), lambda: torchvision.models.efficientnet_b0(), 64),
+    (lambda: Z.inception_v3_cifar(1000, imagenet=True),
+     lambda: torchvision.models.inception_v3(aux_logits=False, init_weights=False), 96),
+], ids=["efficientnet_b0", "inception_v3"])
+def test_outputs_equal_torchvision_with_the_same_weights(ours, theirs, size):
+    torch.manual_seed(0)
+    ref, net = theirs(), ours()
+    for m in ref.modules():  # non-trivial running statistics, so that eval mode tests them too
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+    _copy_in_order(ref, net)
+    eps = next(m.eps for m in ref.modules() if isinstance(m, nn.BatchNorm2d))
+    for m in net.modules():  # torchvision's conventions: its BatchNorm eps, and avg pools that count the padding
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = eps
+        if isinstance(m, nn.AvgPool2d):
+            m.count_include_pad = True
+    ref.eval(), net.eval()
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ref(x), rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- blocks and small real forward passes
 def test_channel_shuffle_interleaves_groups():
     x = torch.arange(6.0).view(1, 6, 1, 1)          # groups of 3: [0 1 2] [3 4 5]

@@ -9,7 +9,7 @@ import torch
 
 from ..models import build_cifar_model, count_macs, count_params
 
-__all__ = ["Paper", "PAPERS", "BASELINE", "paper_of", "resolve_model", "model_table", "format_table",
+__all__ = ["Paper", "PAPERS", "BASELINE", "SPEED_REFERENCES", "paper_of", "resolve_model", "model_table", "format_table",
            "assign_papers"]
 
 
@@ -64,6 +64,16 @@ PAPERS: list[Paper] = [
     Paper(11, "EfficientNet", 7, "EfficientNet: Rethinking Model Scaling for CNNs", "Tan & Le", 2019,
           "efficientnet_b0", (), "B0: 5.3M parameters, 0.39B FLOPs", "torchvision efficientnet_b0",
           "kuangliu EfficientNetB0: 3,599,686", "none published"),
+]
+
+#: Published times to 94% CIFAR-10 test accuracy (the authors' own measurements, not ours): (who, seconds, GPU).
+SPEED_REFERENCES: list[tuple[str, float, str]] = [
+    ("DAWNBench state of the art at the end of the competition (one GPU)", 341.0, "V100"),
+    ("Page, How to train your ResNet 1: baseline, data loading fixed", 297.0, "V100"),
+    ("Page 2: larger mini-batches", 256.0, "V100"),
+    ("Page 3: regularisation, a speed bump removed", 154.0, "V100"),
+    ("Page 4: the 9-layer ResNet (ResNet-9)", 79.0, "V100"),
+    ("airbench94 (Keller Jordan): 94.01%", 3.83, "A100"),
 ]
 
 #: The slides' Keras CNN of notebook 01 (315,722 parameters): every submission must beat it.
