@@ -18,7 +18,7 @@ from torchvision.ops import stochastic_depth
 
 from .models import (CIFAR_MODELS, DenseBlock, Transition, _check_classes, _conv_bn, _scaled, resnext_cifar)
 
-__all__ = ["slides_cnn", "channel_shuffle", "ShuffleUnit", "shufflenet_cifar", "Mixed", "inception_v3_cifar",
+__all__ = ["slides_cnn", "channel_shuffle", "check_channel_shuffle", "ShuffleUnit", "shufflenet_cifar", "Mixed", "inception_v3_cifar",
            "inception_v4_cifar", "SeparableConv", "XceptionBlock", "xception_cifar", "MBConv",
            "efficientnet_cifar", "densenet121_cifar", "resnet9"]
 
@@ -39,6 +39,24 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """(N, g*c, H, W) -> view (N, g, c, H, W) -> swap g and c -> flatten: each group now sees every group."""
     n, ch, h, w = x.shape
     return x.view(n, groups, ch // groups, h, w).transpose(1, 2).reshape(n, ch, h, w)
+
+
+def check_channel_shuffle(fn) -> bool:
+    """Exercise check: does fn(x, groups) reorder the channels exactly as channel_shuffle does? Prints feedback."""
+    from .checks import _report, check_function
+
+    try:
+        probe = fn(torch.arange(6.0).view(1, 6, 1, 1), 2)
+    except Exception:  # noqa: BLE001 - check_function below reports the student's error
+        probe = 0
+    if probe is None or probe is Ellipsis:
+        return _report(False, "my_channel_shuffle", "Not done yet: return the shuffled tensor "
+                                                   "(view as (N, g, C/g, H, W), swap two dimensions, reshape back).")
+    torch.manual_seed(0)
+    cases = [(torch.arange(6.0).view(1, 6, 1, 1), 2), (torch.arange(12.0).view(1, 12, 1, 1), 3),
+             (torch.randn(2, 8, 3, 3), 4), (torch.randn(1, 6, 2, 2), 1)]
+    return check_function(fn, channel_shuffle, cases, what="my_channel_shuffle",
+                          hint="Channel j of group i must move to position j * groups + i.")
 
 
 class ShuffleUnit(nn.Module):

@@ -142,6 +142,15 @@ def test_channel_shuffle_interleaves_groups():
     assert torch.equal(Z.channel_shuffle(Z.channel_shuffle(x, 2), 3), x)  # shuffling back with c/g groups
 
 
+def test_channel_shuffle_exercise_check(capsys):
+    assert Z.check_channel_shuffle(Z.channel_shuffle)
+    assert not Z.check_channel_shuffle(lambda x, g: None)
+    assert "Not done yet" in capsys.readouterr().out
+    assert not Z.check_channel_shuffle(lambda x, g: x)                       # forgot to shuffle
+    assert not Z.check_channel_shuffle(lambda x, g: x.view(-1, 3)[0])        # raises on other shapes
+    assert "position j * groups + i" in capsys.readouterr().out
+
+
 def test_mixed_concatenates_branches_and_splits():
     m = Z.Mixed(8, [[(4, 1)], [(2, 1), [[(3, (1, 3))], [(5, (3, 1))]]], [("avg", 1), (6, 1)], [("max", 2)]])
     assert m.out_channels == 4 + 8 + 6 + 8
