@@ -137,6 +137,7 @@ MALFORMED = {
     "not_there": (dict(checkpoint="final.pt"), "not in the folder"),
     "few_images": (dict(test_images=512), "512 test images"),
     "bad_option": (dict(model_options={"depth_mult": 2}), "do not fit"),
+    "giant_option": (dict(model_options={"width": 100_000}), "do not fit resnet20 {'width': 100000}: it has"),
 }
 
 

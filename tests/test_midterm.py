@@ -72,10 +72,12 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path):
         run(tmp_path, "b", *common[:-4], "--lr", "0.01", "--ema", "0.9", "--epochs", "3", "--resume")
 
 
-def test_amp_and_channels_last_on_the_cpu(tmp_path):
+def test_amp_channels_last_and_compile_on_the_cpu(tmp_path):
+    """The GPU user's options on the CPU (torch.compile with the eager backend: tracing without code generation)."""
     result, weights = run(tmp_path, "amp", "--model", "resnet20", "--model-option", "width=4", "--epochs", "1",
-                          "--amp", "--channels-last", "--tta")
-    assert result["recipe"]["amp"] and result["recipe"]["channels_last"] and result["tta"]
+                          "--amp", "--channels-last", "--tta", "--compile", "--compile-backend", "eager")
+    assert result["recipe"]["amp"] and result["recipe"]["channels_last"] and result["tta"] and result["recipe"]["compile"]
+    assert not any(k.startswith("_orig_mod") for k in weights)   # the plain model's names, loadable without compile
     assert all(v.dtype == torch.float32 or not v.is_floating_point() for v in weights.values())
     assert all(v.is_contiguous() for v in weights.values())   # saved in the plain layout
 

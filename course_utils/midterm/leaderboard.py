@@ -45,6 +45,7 @@ FIELDS: dict[str, type] = {"group": str, "paper": str, "model": str, "test_accur
                            "versions": dict, "checkpoint": str, "submitted_at": str}
 MAX_JSON_BYTES = 1_000_000
 MAX_CHECKPOINT_BYTES = 2_000_000_000
+MAX_PARAMS = 500_000_000
 TEST_IMAGES = 10_000
 
 
@@ -177,6 +178,10 @@ def check_submission(folder: str | Path, test_data: tuple | None = None, toleran
             raise _Refused("; ".join(problems))
         sub.claimed, sub.params = float(result["test_accuracy"]), result["params"]
         sub.submitted_at = str(received.get("received_at") or result["submitted_at"])
+        try:
+            datetime.datetime.fromisoformat(sub.submitted_at)
+        except ValueError:
+            raise _Refused(f"received.csv gives received_at {sub.submitted_at[:40]!r}, not an ISO date-time") from None
         if not allow_stand_in and (result.get("stand_in") is True or "STAND-IN" in str(result.get("data", "")).upper()):
             raise _Refused("trained and tested on the offline stand-in, not on CIFAR-10")
         if result["model"] == BASELINE:
@@ -213,10 +218,18 @@ def _verify(sub: Submission, result: dict, weights: dict, test_data, tolerance: 
     paper = paper_of(result["model"])
     if paper is not None and paper.name.lower() != result["paper"].lower():
         raise _Refused(f"model {result['model']!r} belongs to {paper.name}, not to {result['paper']}")
+    options = result.get("model_options", {})
     try:
-        model = build_cifar_model(result["model"], **result.get("model_options", {}))
+        with torch.device("meta"):  # first on the meta device: hostile options cannot make us allocate a giant model
+            size = count_params(build_cifar_model(result["model"], **options))
     except (TypeError, ValueError) as err:
-        raise _Refused(f"model_options {result.get('model_options')} do not fit {result['model']}: {err}") from None
+        raise _Refused(f"model_options {options} do not fit {result['model']}: {err}") from None
+    stored = sum(t.numel() for name, t in weights.items() if not name.endswith(("running_mean", "running_var",
+                                                                                 "num_batches_tracked")))
+    if size > MAX_PARAMS or size != stored:
+        raise _Refused(f"the weights do not fit {result['model']} {options or ''}: it has {size:,} parameters, "
+                       f"the checkpoint {stored:,}")
+    model = build_cifar_model(result["model"], **options)
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as err:

@@ -2,7 +2,8 @@
 
 The same command runs on a laptop CPU, one GPU, or N GPUs under `torchrun --nproc_per_node=N` (then every
 process draws the same global batch and keeps its slice, and DistributedDataParallel averages the gradients,
-so N processes compute what one process computes with the same global batch). The loop is
+so N processes compute what one process computes with the same global batch; only BatchNorm statistics, which
+each process computes on its own slice unless --sync-bn, and dropout masks differ). The loop is
 course_utils.train.run_epoch, the one `fit()` uses: bf16 autocast and channels_last are its code paths.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from torch import nn
 from .. import __version__
 from ..data import DatasetUnavailableError, ImageData, load_cifar10, load_mnist_offline, random_flip_crop
 from ..models import CIFAR_MODELS, build_cifar_model, count_macs, count_params
-from ..train import accuracy, run_epoch, save_checkpoint
+from ..train import _autocast, accuracy, run_epoch, save_checkpoint
 from .papers import BASELINE, PAPERS, paper_of, resolve_model
 
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "normalize", "load_standin", "load_data", "ShardedBatches",
@@ -108,10 +109,10 @@ class ShardedBatches:
 
     def __iter__(self):
         n, share = len(self.x), self.batch_size // self.world
-        key = self.seed * 1_000_003 + self.epoch
+        key = 2 * (self.seed * 1_000_003 + self.epoch)  # even: the order; odd: the augmentation (two streams)
         order = (torch.randperm(n, generator=torch.Generator().manual_seed(key)).to(self.device) if self.shuffle
                  else torch.arange(n, device=self.device))
-        gen = torch.Generator(device=self.device).manual_seed(key) if self.augment else None
+        gen = torch.Generator(device=self.device).manual_seed(key + 1) if self.augment else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             idx = order[start:start + self.batch_size]
             x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
@@ -127,8 +128,6 @@ class ShardedBatches:
 def evaluate_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 500,
                       tta: bool = False, amp: bool = False, channels_last: bool = False) -> float:
     """Test accuracy of `model` (eval mode) on normalised images x; tta=True averages the logits of x and its mirror."""
-    from ..train import _autocast
-
     model.eval()
     device = next(model.parameters()).device
     correct = 0
