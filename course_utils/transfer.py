@@ -435,10 +435,15 @@ def run_stages(model: nn.Module, groups: dict[str, list[str]], stages: Sequence[
 
 
 def finetune(model: nn.Module, train: TensorDataset, test: TensorDataset, steps: int = 40, lr: float = 1e-3,
-             batch_size: int = 32, warmup_steps: int = 5, bn_eval: bool = False, weight_decay: float = 1e-4
-             ) -> float:
+             batch_size: int = 32, warmup_steps: int = 5, bn_eval: bool = False, weight_decay: float = 1e-4,
+             precise_bn: bool = True) -> float:
     """Train the model's trainable parameters for about `steps` steps (AdamW, warm-up + cosine) through `fit`,
-    quietly; return its test accuracy. bn_eval=True keeps every BatchNorm layer on its running statistics."""
+    quietly; return its test accuracy.
+
+    bn_eval=True keeps every BatchNorm layer on its running statistics. Otherwise BatchNorm trains, and with
+    precise_bn the running statistics are recomputed at the end with one pass over the whole training set
+    (`torch.optim.swa_utils.update_bn`) instead of the moving average of the last noisy mini-batches.
+    """
     from .data import TensorLoader
     from .train import evaluate, fit
 
@@ -456,6 +461,8 @@ def finetune(model: nn.Module, train: TensorDataset, test: TensorDataset, steps:
     finally:
         for h in handles:
             h.remove()
+    if precise_bn and not bn_eval and batchnorm_layers(model):
+        torch.optim.swa_utils.update_bn(TensorLoader(train, batch_size=256, shuffle=False), model)
     return evaluate(model, TensorLoader(test, batch_size=256, shuffle=False))["accuracy"]
 
 

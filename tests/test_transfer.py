@@ -267,6 +267,23 @@ def test_finetune_returns_an_accuracy_and_bn_eval_keeps_stats(untrained):
     assert torch.equal(T.bn_running_means(model), before)
 
 
+def test_finetune_precise_bn_recomputes_statistics_on_the_training_set(untrained):
+    from course_utils.data import TensorLoader
+
+    model = untrained(2)
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(12, 3, 32, 32, generator=g) * 2 + 1, torch.tensor([0, 1] * 6))
+    T.finetune(model, data, data, steps=3, batch_size=4)
+    after = T.bn_running_means(model)
+    torch.optim.swa_utils.update_bn(TensorLoader(data, batch_size=12, shuffle=False), model)
+    assert torch.allclose(T.bn_running_means(model), after, atol=1e-4)  # already the whole-set statistics
+    moving = untrained(2)
+    T.finetune(moving, data, data, steps=3, batch_size=4, precise_bn=False)
+    moving_stats = T.bn_running_means(moving)  # a moving average of mini-batch statistics ...
+    torch.optim.swa_utils.update_bn(TensorLoader(data, batch_size=12, shuffle=False), moving)
+    assert not torch.allclose(T.bn_running_means(moving), moving_stats, atol=1e-4)  # ... not the whole-set ones
+
+
 # ---------------------------------------------------------------- exercise checks
 def test_check_trainable_count(untrained, capsys):
     model = untrained(4)
