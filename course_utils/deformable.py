@@ -176,17 +176,19 @@ class DeformBlock(nn.Module):
         return self.conv(x, offset, mask)  # mask 2*sigmoid(0) = 1 at the start: plain deformable conv
 
 
-def digit_net(deformable: bool = False, widths=(16, 32, 64), num_classes: int = 10) -> nn.Sequential:
-    """A small CNN for 28x28 digits; with deformable=True its last two 3x3 convs are DeformBlocks."""
+def digit_net(deformable: int = 0, widths=(16, 32, 64), num_classes: int = 10) -> nn.Sequential:
+    """A small CNN for 28x28 digits (three 3x3 convs); the last `deformable` of them (0, 1 or 2) are DeformBlocks."""
+    if deformable not in (0, 1, 2):
+        raise ValueError(f"deformable must be 0, 1 or 2 (how many of the last two convs), got {deformable!r}")
     a, b, c = widths
 
-    def block(c_in, c_out):
-        return DeformBlock(c_in, c_out) if deformable else nn.Conv2d(c_in, c_out, 3, padding=1)
+    def block(c_in, c_out, deform):
+        return DeformBlock(c_in, c_out) if deform else nn.Conv2d(c_in, c_out, 3, padding=1)
 
     return nn.Sequential(nn.Conv2d(1, a, 3, padding=1), nn.BatchNorm2d(a), nn.ReLU(), nn.MaxPool2d(2),
-                         block(a, b), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2),
-                         block(b, c), nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(c, num_classes))
+                         block(a, b, deformable == 2), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2),
+                         block(b, c, deformable >= 1), nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(c, num_classes))
 
 
 def warp_digits(images: torch.Tensor, max_angle: float = 60.0, scale=(0.7, 1.2), elastic: float = 2.0,

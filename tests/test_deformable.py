@@ -121,8 +121,12 @@ def test_deform_block_starts_as_a_plain_conv_and_learns_offsets():
 
 
 def test_digit_nets_and_warps():
-    for deformable in (False, True):
-        assert dc.digit_net(deformable)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    for deformable in (0, 1, 2):
+        model = dc.digit_net(deformable)
+        assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+        assert sum(isinstance(m, dc.DeformBlock) for m in model.modules()) == deformable
+    with pytest.raises(ValueError, match="deformable"):
+        dc.digit_net(3)
     img = torch.zeros(4, 1, 28, 28)
     img[..., 10:18, 12:16] = 1
     same = dc.warp_digits(img, max_angle=0, scale=(1, 1), elastic=0)
