@@ -169,6 +169,9 @@ def test_checks_accept_the_reference_and_report_unfinished_work(capsys):
     assert sq.check_receptive_field(sq.dilated_receptive_field)
     assert sq.check_causal_pad(sq.causal_pad)
     assert not sq.check_receptive_field(...)
+    assert not sq.check_receptive_field(lambda k, d: None)
+    assert "returns None" in capsys.readouterr().out
+    assert not sq.check_causal_pad(lambda x, k, d=1: None)
     assert not sq.check_receptive_field(lambda k, d: 1 + (k - 1) * len(d))
     assert not sq.check_causal_pad(lambda x, k, d=1: F.pad(x, ((k - 1) * d // 2, (k - 1) * d // 2)))
     assert "not yet" in capsys.readouterr().out
