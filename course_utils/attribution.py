@@ -47,8 +47,9 @@ def saliency(model: Callable, x: torch.Tensor, target, absolute: bool = True) ->
 
     A large |gradient| means: changing this pixel a little changes the score a lot (Simonyan et al. 2014).
     """
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(class_score(model, x, target).sum(), x)
+    with torch.enable_grad():  # works inside torch.no_grad() too
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(class_score(model, x, target).sum(), x)
     return grad.abs() if absolute else grad
 
 
@@ -63,11 +64,11 @@ def grad_cam(model: Callable, layer: nn.Module, x: torch.Tensor, target, relu: b
     A = the layer's output (N, C, h, w); alpha_c = the spatial mean of d score / d A_c (how much channel c
     matters for the class); the map is ReLU(sum_c alpha_c A_c): where the channels that matter are active.
     """
-    x = x.detach().requires_grad_(True)  # so that a graph is built even when the weights are frozen
-    with capture([layer], detach=False) as seen:
+    with torch.enable_grad(), capture([layer], detach=False) as seen:
+        x = x.detach().requires_grad_(True)  # so that a graph is built even when the weights are frozen
         score = class_score(model, x, target)
-    act = seen["0"]
-    (grad,) = torch.autograd.grad(score.sum(), act)
+        act = seen["0"]
+        (grad,) = torch.autograd.grad(score.sum(), act)
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = (weights * act).sum(dim=1)
     return (cam.clamp(min=0) if relu else cam).detach()
@@ -121,9 +122,10 @@ def fgsm(model: Callable, x: torch.Tensor, y, eps: float, clamp: tuple[float, fl
     """
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
-    x = x.detach().requires_grad_(True)
-    loss = F.cross_entropy(model(x), _targets(y, len(x)).to(x.device))
-    (grad,) = torch.autograd.grad(loss, x)
+    with torch.enable_grad():  # works inside torch.no_grad() too
+        x = x.detach().requires_grad_(True)
+        loss = F.cross_entropy(model(x), _targets(y, len(x)).to(x.device))
+        (grad,) = torch.autograd.grad(loss, x)
     return (x + eps * grad.sign()).clamp(*clamp).detach()
 
 
@@ -143,10 +145,11 @@ def accuracy_under_attack(model: Callable, x: torch.Tensor, y: torch.Tensor, eps
 
 
 # ============================================================== pictures
-def _normalised(m: torch.Tensor | np.ndarray) -> np.ndarray:
-    """A map scaled to [0, 1] by its own maximum (for display only)."""
+def _normalised(m: torch.Tensor | np.ndarray, quantile: float = 1.0) -> np.ndarray:
+    """A map scaled to [0, 1] by its own maximum, or by a quantile with the rest clipped (for display only)."""
     m = np.asarray(m.detach().cpu() if isinstance(m, torch.Tensor) else m, dtype=np.float32)
-    return (m - min(0.0, m.min())) / (m.max() - min(0.0, m.min()) + 1e-12)
+    low, high = min(0.0, float(m.min())), float(np.quantile(m, quantile))
+    return ((m - low) / (high - low + 1e-12)).clip(0, 1)
 
 
 def overlay(ax, image: np.ndarray, heat: torch.Tensor | np.ndarray, alpha: float = 0.5, cmap: str = "jet"):
@@ -169,7 +172,8 @@ def plot_attributions(images: Sequence[np.ndarray], rows: Mapping[str, Sequence]
         axes[0, j].axis("off")
         for i, (name, maps) in enumerate(rows.items(), start=1):
             if name.startswith("saliency"):
-                art = axes[i, j].imshow(_normalised(maps[j]), cmap="hot", vmin=0, vmax=1)
+                # a few pixels have huge gradients: scale by the 99th percentile so the rest can be seen
+                art = axes[i, j].imshow(_normalised(maps[j], quantile=0.99), cmap="hot", vmin=0, vmax=1)
                 axes[i, j].axis("off")
             else:
                 art = overlay(axes[i, j], images[j], maps[j])
@@ -177,7 +181,7 @@ def plot_attributions(images: Sequence[np.ndarray], rows: Mapping[str, Sequence]
                 axes[i, j].text(-0.08, 0.5, name, transform=axes[i, j].transAxes, rotation=90, ha="right",
                                 va="center", fontsize=9)
     bar = fig.colorbar(art, ax=axes[1:].ravel().tolist(), fraction=0.02)
-    bar.set_label("importance (each map / its maximum)")
+    bar.set_label("importance (each map / its maximum;\nsaliency / its 99th percentile)")
     return fig
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from .visualise import capture, pixel_model

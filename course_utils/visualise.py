@@ -22,7 +22,8 @@ from torch import nn
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "Normalise", "pixel_model", "photo", "to_input", "to_image",
-    "capture", "activations", "filter_grid", "plot_filters", "plot_feature_maps", "strongest_channels",
+    "capture", "activations", "filter_grid", "filter_smoothness", "plot_filters", "plot_feature_maps", "plot_depths",
+    "strongest_channels",
     "ascend", "class_visualisation", "channel_visualisation", "deep_dream", "plot_images",
     "embedding_data", "penultimate_features", "embed_2d", "nearest_neighbour_accuracy", "plot_embedding",
     "feature_map_explorer", "slides_cnn",
@@ -169,6 +170,15 @@ def filter_grid(weight: torch.Tensor, ncols: int = 8, pad: int = 1) -> np.ndarra
     return grid
 
 
+def filter_smoothness(weight: torch.Tensor) -> float:
+    """Correlation between neighbouring weights of the filters (right and down neighbours): about 0 for noise."""
+    w = weight.detach().cpu().double()
+    pairs = [(w[..., :, :-1], w[..., :, 1:]), (w[..., :-1, :], w[..., 1:, :])]
+    a = torch.cat([p[0].flatten() for p in pairs])
+    b = torch.cat([p[1].flatten() for p in pairs])
+    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+
 def plot_filters(weights: Mapping[str, torch.Tensor], ncols: int = 8, size: float = 3.2) -> Figure:
     """Side-by-side filter grids, one per named weight tensor (e.g. pretrained vs untrained)."""
     fig = Figure(figsize=(size * len(weights), size * 0.75 + 0.6))
@@ -208,6 +218,23 @@ def plot_feature_maps(act: torch.Tensor, n: int = 16, ncols: int = 8, title: str
     h, w = act.shape[2:]
     fig.suptitle(f"{title}: {act.shape[1]} channels of {h}x{w} (strongest {len(channels)} shown; "
                  "yellow = strong)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_depths(acts: Mapping[str, torch.Tensor], image: np.ndarray, n: int = 7, size: float = 1.5) -> Figure:
+    """One row per layer: the photo, then that layer's `n` strongest channels (each on its own colour scale)."""
+    fig = Figure(figsize=(size * (n + 1), size * len(acts) + 0.5))
+    axes = np.atleast_2d(fig.subplots(len(acts), n + 1))
+    for row, (name, act) in zip(axes, acts.items()):
+        row[0].imshow(image)
+        row[0].set_title(name, fontsize=8)
+        for ax, c in zip(row[1:], strongest_channels(act, n)):
+            ax.imshow(act[0, c].cpu().numpy(), cmap="viridis")
+            ax.set_title(f"ch {c}, {act.shape[2]}x{act.shape[3]}", fontsize=7)
+        for ax in row:
+            ax.axis("off")
+    fig.suptitle("Feature maps at increasing depth (strongest channels; yellow = strong)", fontsize=10)
     fig.tight_layout()
     return fig
 

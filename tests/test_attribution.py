@@ -85,6 +85,9 @@ def test_fgsm_moves_every_free_pixel_by_eps_and_raises_the_loss(cnn, x):
     assert adv.min() >= 0 and adv.max() <= 1
     assert F.cross_entropy(cnn(adv), y) > F.cross_entropy(cnn(x), y)
     assert torch.equal(A.fgsm(cnn, x, y, 0.0), x)
+    with torch.no_grad():  # the attacks build their own graph even here
+        assert torch.equal(A.fgsm(cnn, x, y, eps), adv)
+        assert A.saliency(cnn, x, y).shape == x.shape and A.grad_cam(cnn, cnn[3], x, y).shape == (3, 10, 9)
     with pytest.raises(ValueError, match="eps"):
         A.fgsm(cnn, x, y, -0.1)
     with pytest.raises(ValueError, match="target"):
@@ -116,3 +119,11 @@ def test_attribution_pictures_are_figures(x):
     assert isinstance(A.plot_attributions(images, {"saliency": maps, "Grad-CAM": maps}, ["a", "b", "c"]), Figure)
     assert isinstance(A.plot_class_cams(images[0], maps[:2], ["cat", "dog"]), Figure)
     assert A.upsample(torch.rand(2, 5, 5), (20, 18)).shape == (2, 20, 18)
+
+
+def test_grad_cam_explorer_falls_back_to_one_figure_outside_a_kernel(x, capsys):
+    images = {"a": x[0].permute(1, 2, 0).numpy(), "b": x[1].permute(1, 2, 0).numpy()}
+    cams = {"a": torch.rand(3, 20, 18), "b": torch.rand(3, 20, 18)}
+    labels = {"a": ["p", "q", "r"], "b": ["s", "t", "u"]}
+    assert A.grad_cam_explorer(images, cams, labels) is None
+    assert "Widgets cannot render here" in capsys.readouterr().out

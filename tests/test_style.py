@@ -98,3 +98,12 @@ def test_check_gram_matrix_reports_without_raising(capsys):
     assert "H * W" in capsys.readouterr().out
     assert not S.check_gram_matrix(lambda f: f.flatten(2).transpose(1, 2) @ f.flatten(2))
     assert not S.check_gram_matrix(lambda f: 1 / 0)
+
+
+def test_loss_plot_and_style_weight_explorer(capsys):
+    from matplotlib.figure import Figure
+
+    assert isinstance(S.plot_losses({"a": [3.0, 2.0, 1.0], "b": [3.0, 2.5]}), Figure)
+    results = {w: torch.rand(1, 3, 8, 8) for w in (1e5, 1e6, 1e7)}
+    assert S.style_weight_explorer(results, torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)) is None
+    assert "Widgets cannot render here" in capsys.readouterr().out

@@ -95,11 +95,22 @@ def test_filter_grid_puts_zero_at_grey_and_scales_each_filter():
         V.filter_grid(torch.randn(3, 3))
 
 
+def test_filter_smoothness_tells_smooth_filters_from_noise():
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(32, 3, 5, 5, generator=g)
+    ramp = torch.linspace(-1, 1, 5).view(1, 1, 1, 5) * torch.randn(32, 3, 1, 1, generator=g)
+    assert abs(V.filter_smoothness(noise)) < 0.15
+    assert V.filter_smoothness(ramp + 0.05 * noise) > 0.5
+
+
 def test_drawings_are_figures(net):
     acts = V.activations(net, torch.rand(1, 3, 12, 12), {"conv": net[0]})
     assert isinstance(V.plot_filters({"a": net[0].weight, "b": net[3].weight}), Figure)
     assert isinstance(V.plot_feature_maps(acts["conv"], n=3, title="conv", image=np.zeros((12, 12, 3))), Figure)
-    assert V.strongest_channels(acts["conv"], 2) == acts["conv"][0].abs().mean((1, 2)).argsort(descending=True)[:2].tolist()
+    strongest = acts["conv"][0].abs().mean((1, 2)).argsort(descending=True)[:2].tolist()
+    assert V.strongest_channels(acts["conv"], 2) == strongest
+    assert isinstance(V.plot_depths({"conv": acts["conv"], "again": acts["conv"]}, np.zeros((12, 12, 3)), n=2),
+                      Figure)
     assert isinstance(V.plot_images([torch.rand(1, 3, 8, 8), np.zeros((8, 8, 3))], ["a", "b"]), Figure)
 
 
@@ -154,3 +165,9 @@ def test_slides_cnn_is_notebook_01s_network():
     model = V.slides_cnn()
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert sum(p.numel() for p in V.slides_cnn(3, 32).parameters()) == 315_722  # the slides' count
+
+
+def test_feature_map_explorer_falls_back_to_one_figure_outside_a_kernel(net, capsys):
+    acts = V.activations(net, torch.rand(1, 3, 12, 12), {"conv": net[0], "second": net[3]})
+    assert V.feature_map_explorer(acts, image=np.zeros((12, 12, 3)), n=3) is None
+    assert "Widgets cannot render here" in capsys.readouterr().out
