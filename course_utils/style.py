@@ -81,7 +81,7 @@ class StyleNet:
     name: str = ""
 
 
-def style_network(arch: str = "mobilenet_v2", pretrained: bool = True) -> StyleNet:
+def style_network(arch: str = "mobilenet_v2", pretrained: bool = True, device: torch.device | str = "cpu") -> StyleNet:
     """The feature layers of MobileNetV2 (ImageNet weights offline) or VGG-19 (paper; 548 MB download)."""
     from . import pretrained as P
 
@@ -105,7 +105,7 @@ def style_network(arch: str = "mobilenet_v2", pretrained: bool = True) -> StyleN
     layers = STYLE_LAYERS[arch]
     cut = nn.Sequential(*features[:max(layers["content"] + layers["style"]) + 1])
     kind = "pretrained" if pretrained else "untrained"
-    return StyleNet(pixel_model(cut), {f"{arch}[{i}]": cut[i] for i in layers["content"]},
+    return StyleNet(pixel_model(cut).to(device), {f"{arch}[{i}]": cut[i] for i in layers["content"]},
                     {f"{arch}[{i}]": cut[i] for i in layers["style"]}, f"{arch} ({kind})")
 
 
@@ -136,7 +136,8 @@ def style_transfer(sn: StyleNet, content: torch.Tensor, style: torch.Tensor, sty
         content_targets, _ = _features(sn, content)
         _, style_feats = _features(sn, style)
         style_targets = [gram_matrix(f) for f in style_feats]
-    start = content if init == "content" else torch.rand(content.shape, generator=torch.Generator().manual_seed(0))
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(0)) if init == "noise" else None
+    start = content if noise is None else noise.to(content.device)
     image = start.detach().clone().contiguous().requires_grad_(True)
     history: list[float] = []
     bar = None

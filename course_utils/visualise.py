@@ -303,9 +303,15 @@ def _grey_start(n: int, size: int, seed: int = 0) -> torch.Tensor:
     return (0.5 + 0.05 * torch.randn(n, 3, size, size, generator=g)).clamp(0, 1)
 
 
-def _multiscale(objective, n: int, sizes: Sequence[int], steps: int, **kwargs) -> torch.Tensor:
+def _device(net: nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (CPU if it has none)."""
+    return next(iter([*net.parameters(), *net.buffers()]), torch.empty(0)).device
+
+
+def _multiscale(objective, n: int, sizes: Sequence[int], steps: int, device: torch.device,
+                **kwargs) -> torch.Tensor:
     """Ascend at the smallest size first, then upsample and go on: coarse structure first, details last."""
-    x = _grey_start(n, sizes[0])
+    x = _grey_start(n, sizes[0]).to(device)
     for size in sizes:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         x = ascend(objective, x, steps, **kwargs)
@@ -315,27 +321,27 @@ def _multiscale(objective, n: int, sizes: Sequence[int], steps: int, **kwargs) -
 def class_visualisation(net: nn.Module, classes: Sequence[int], sizes: Sequence[int] = (64, 96, 128),
                         steps: int = 40, **kwargs) -> torch.Tensor:
     """Simonyan et al.'s class model: one image per class that maximises that class's logit (pixel model)."""
-    target = torch.as_tensor(list(classes))
+    target = torch.as_tensor(list(classes), device=_device(net))
 
     def objective(x: torch.Tensor) -> torch.Tensor:
         return net(x).gather(1, target.view(-1, 1)).squeeze(1)
 
     kwargs.setdefault("decay", 0.002)
-    return _multiscale(objective, len(target), sizes, steps, **kwargs)
+    return _multiscale(objective, len(target), sizes, steps, _device(net), **kwargs)
 
 
 def channel_visualisation(net: nn.Module, layer: nn.Module, channels: Sequence[int],
                           sizes: Sequence[int] = (64, 96, 128), steps: int = 30, **kwargs) -> torch.Tensor:
     """One image per channel of `layer` that maximises that channel's mean activation (a unit's favourite input)."""
-    index = torch.as_tensor(list(channels))
+    index = torch.as_tensor(list(channels), device=_device(net))
 
     def objective(x: torch.Tensor) -> torch.Tensor:
         with capture([layer], detach=False) as seen:
             net(x)
         act = seen["0"]
-        return act[torch.arange(len(index)), index].mean(dim=(1, 2))
+        return act[torch.arange(len(index), device=act.device), index].mean(dim=(1, 2))
 
-    return _multiscale(objective, len(index), sizes, steps, **kwargs)
+    return _multiscale(objective, len(index), sizes, steps, _device(net), **kwargs)
 
 
 def deep_dream(net: nn.Module, layer: nn.Module, image: torch.Tensor, octaves: int = 3, scale: float = 1.4,
@@ -412,11 +418,11 @@ def penultimate_features(net: nn.Module, last_layer: nn.Module, images: torch.Te
     """
     out = []
     for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size]
+        x = images[start:start + batch_size].to(_device(net))
         if size is not None:
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-        out.append(activations(net, x, {"features": last_layer}, inputs=True)["features"].flatten(1))
+        out.append(activations(net, x, {"features": last_layer}, inputs=True)["features"].flatten(1).cpu())
     return torch.cat(out)
 
 
