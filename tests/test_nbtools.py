@@ -64,3 +64,14 @@ def test_student_copy_clears_a_tick_anywhere_after_the_first_exercise():
     verdict.outputs = _out("✅ answer: correct!")
     student = nbtools.student_copy(nbtools.new_notebook([sol, verdict], title="t"))
     assert student.cells[1].source == "answer = ...  # YOUR CODE HERE" and student.cells[2].outputs == []
+
+
+def test_student_copy_keeps_the_signature_of_a_function_defined_in_a_top_level_block():
+    sol = nbtools.code('### BEGIN SOLUTION\ndef double(x: int, k=2) -> int:\n    """Twice x."""\n    return k * x\n'
+                       '### END SOLUTION\nok = check_function(double, lambda x: 2 * x, [(1,)])', tags=["solution"])
+    student = nbtools.student_copy(nbtools.new_notebook([sol], title="t")).cells[1].source
+    assert student == ("def double(x: int, k=2) -> int:\n    ...  # YOUR CODE HERE\n"
+                       "ok = check_function(double, lambda x: 2 * x, [(1,)])")
+    namespace = {"check_function": lambda f, *a: f(1)}
+    exec(student, namespace)                      # the student copy still runs
+    assert namespace["ok"] is None

@@ -199,17 +199,27 @@ def _calls_a_check(tree) -> bool:
 
 
 def _blank(match: re.Match, before: str) -> str:
-    """What replaces one solution block: `...`, or `name = ...` for each name a top-level block assigns
-    (so that the names the rest of the notebook uses still exist, and a check reports "not done yet")."""
+    """What replaces one solution block: `...`; in a top-level block, `name = ...` for each name it assigns and
+    the signature of each function it defines with `...` as the body (so that the names the rest of the notebook
+    uses still exist, and a check reports "not done yet")."""
+    import ast
     import textwrap
 
     indent, block = match.group(1), match.group(0)
     if indent:
         return indent + PLACEHOLDER
     tree = _parse(textwrap.dedent(block))
+    if tree is None:
+        return PLACEHOLDER
     already = _bound(_parse(before)) if _parse(before) else set()
-    names = [n for n in (_assigned(tree) if tree else []) if n not in already]
-    return "\n".join(f"{n} = {PLACEHOLDER}" for n in names) or PLACEHOLDER
+    lines = []
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stub = type(stmt)(**{**{f: getattr(stmt, f) for f in stmt._fields}, "body": [ast.Expr(ast.Constant(...))]})
+            lines.append(ast.unparse(ast.fix_missing_locations(stub)).replace("\n    ...", "\n    " + PLACEHOLDER))
+    names = [n for n in _assigned(tree) if n not in already]
+    lines += [f"{n} = {PLACEHOLDER}" for n in names]
+    return "\n".join(lines) or PLACEHOLDER
 
 
 def _strip_solutions(src: str) -> str:
