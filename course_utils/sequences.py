@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .checks import _report, check_function
+from .checks import check_function, not_done
 from .conv import _positive_int, receptive_fields
 from .data import DatasetUnavailableError
 
@@ -387,10 +387,10 @@ def _returns_nothing(fn, case: tuple) -> bool:
 def check_receptive_field(fn) -> bool:
     """Exercise: fn(kernel_size, dilations) must return 1 + sum (k - 1) d for stride-1 stacks."""
     if fn is None or fn is Ellipsis:
-        return _report(False, "receptive field", "Replace the ... with your function.")
+        return not_done("receptive field", "Replace the ... with your function.")
     cases = [(3, [1]), (3, [1, 2, 4, 8]), (2, [1, 2, 4, 8, 16, 32]), (5, [1, 1, 1]), (3, [1, 2, 4, 1, 2, 4])]
     if _returns_nothing(fn, cases[0]):
-        return _report(False, "receptive field", "Your function returns None: write its body and return a number.")
+        return not_done("receptive field", "Your function returns None: write its body and return a number.")
     return check_function(fn, dilated_receptive_field, cases, "receptive field",
                           hint="Start from 1 and add (kernel_size - 1) * d for every layer's dilation d.")
 
@@ -398,10 +398,10 @@ def check_receptive_field(fn) -> bool:
 def check_causal_pad(fn) -> bool:
     """Exercise: fn(x, kernel_size, dilation) must left-pad a (N, C, L) batch with (k-1)d zeros."""
     if fn is None or fn is Ellipsis:
-        return _report(False, "causal padding", "Replace the ... with your function.")
+        return not_done("causal padding", "Replace the ... with your function.")
     x = torch.arange(1.0, 7.0).reshape(1, 1, 6)
     cases = [(x, 3, 1), (x, 3, 2), (x, 2, 4), (torch.ones(2, 3, 5), 5, 1)]
     if _returns_nothing(fn, cases[0]):
-        return _report(False, "causal padding", "Your function returns None: return the padded tensor.")
+        return not_done("causal padding", "Your function returns None: return the padded tensor.")
     return check_function(fn, causal_pad, cases, "causal padding",
                           hint="Use F.pad(x, (left, right)) with left = (kernel_size - 1) * dilation and right = 0.")

@@ -210,9 +210,11 @@ def style_weight_explorer(results: dict[float, torch.Tensor], content: torch.Ten
 # ============================================================== exercise check
 def check_gram_matrix(fn: Callable) -> bool:
     """Does the student's gram_matrix(features) agree with the definition on a few feature maps?"""
-    from .checks import _report
+    from .checks import _report, not_done
 
     what = "gram_matrix"
+    if fn is None or fn is Ellipsis:
+        return not_done(what, "Replace the ... with your function gram_matrix(features).")
     g = torch.Generator().manual_seed(1)
     cases = [torch.randn(1, 3, 4, 5, generator=g), torch.randn(2, 8, 6, 6, generator=g),
              torch.rand(1, 16, 7, 3, generator=g)]
@@ -220,11 +222,11 @@ def check_gram_matrix(fn: Callable) -> bool:
         try:
             got = fn(f.clone())
         except NotImplementedError:
-            return _report(False, what, "It still raises NotImplementedError: write the code first.")
+            return not_done(what, "It still raises NotImplementedError: write the code first.")
         except Exception as err:
             return _report(False, what, f"It raised {type(err).__name__}: {err}")
         if got is None or got is Ellipsis:
-            return _report(False, what, "Not done yet: replace the ... and return the Gram matrices.")
+            return not_done(what, "Replace the ... and return the Gram matrices: flatten H and W, then F @ F^T / (H W).")
         n, c, h, w = f.shape
         want = torch.einsum("nik,njk->nij", f.reshape(n, c, -1), f.reshape(n, c, -1)) / (h * w)
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != (n, c, c):

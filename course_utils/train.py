@@ -58,8 +58,22 @@ def model_device(model: nn.Module) -> torch.device:
     return devices.pop()
 
 
-def _check_data(name: str, data, device: torch.device) -> None:
-    """Clear errors for an empty dataset or an in-memory loader on the wrong device."""
+def _check_data(name: str, data, device: torch.device, pairs: bool = True) -> None:
+    """Clear errors for data that is not an iterable of batches, an empty dataset, or a loader on the wrong device.
+    pairs: the batches must be (inputs, targets) (no custom step_fn)."""
+    fix = (f"pass {name} as an iterable of (inputs, targets) batches, e.g. "
+           "TensorLoader(TensorDataset(X, y), batch_size=64) or a torch DataLoader")
+    if pairs and isinstance(data, torch.Tensor):
+        raise TypeError(f"{name} is a single tensor {tuple(data.shape)}, not an iterable of batches: {fix}")
+    if pairs and isinstance(data, (list, tuple)) and data and all(isinstance(v, torch.Tensor) for v in data):
+        raise TypeError(f"{name} is a {type(data).__name__} of {len(data)} tensors (shapes "
+                        f"{[tuple(v.shape) for v in data]}), not an iterable of batches: {fix}")
+    if pairs and isinstance(data, torch.utils.data.Dataset) and not isinstance(data, torch.utils.data.IterableDataset):
+        raise TypeError(f"{name} is a {type(data).__name__} (single examples, no batches): {fix}")
+    try:
+        iter(data)
+    except TypeError:
+        raise TypeError(f"{name} is a {type(data).__name__}, which cannot be iterated: {fix}") from None
     try:
         n = len(data)
     except TypeError:
@@ -70,6 +84,54 @@ def _check_data(name: str, data, device: torch.device) -> None:
     if loader_device is not None and torch.device(loader_device).type != device.type:
         raise ValueError(f"{name} holds its data on {loader_device} but the model is on {device}: "
                          f"make the loader with device={str(device)!r} or move the model with model.to(...)")
+
+
+def _unpack_batch(batch, data_name: str):
+    """(inputs, targets) from a batch, or a clear error saying what the data gave instead."""
+    if isinstance(batch, (list, tuple)) and len(batch) == 2:
+        return batch
+    what = (f"a {type(batch).__name__} of {len(batch)} items" if isinstance(batch, (list, tuple, dict))
+            else f"a {type(batch).__name__}" + (f" shaped {tuple(batch.shape)}" if isinstance(batch, torch.Tensor) else ""))
+    raise ValueError(f"each batch of {data_name} must be a pair (inputs, targets), but the first one is {what}: "
+                     "pass a loader of (x, y) batches, e.g. TensorLoader(TensorDataset(X, y), batch_size=64), "
+                     "or a step_fn(model, batch) that computes the loss")
+
+
+def _metric_fns(metrics) -> dict:
+    """metrics as a dict name -> fn: names are looked up in METRICS (a clear error lists the known ones)."""
+    if isinstance(metrics, dict):
+        return dict(metrics)
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    unknown = [k for k in metrics if k not in METRICS]
+    if unknown:
+        raise ValueError(f"metrics: unknown name(s) {unknown}; the known names are {sorted(METRICS)}. "
+                         "For another metric pass a dict, e.g. metrics={'f1': my_f1}, with my_f1(outputs, targets) "
+                         "returning a number")
+    return {k: METRICS[k] for k in metrics}
+
+
+def _check_optimizer(optimizer, model: nn.Module) -> None:
+    """A clear error for an optimizer that holds none of the model's parameters (it would train nothing)."""
+    if not hasattr(optimizer, "param_groups"):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}: "
+                        "e.g. optimizer=torch.optim.SGD(model.parameters(), lr=0.1)")
+    mine = {id(p) for p in model.parameters()}
+    theirs = [p for group in optimizer.param_groups for p in group["params"]]
+    if theirs and mine and not any(id(p) in mine for p in theirs):
+        raise ValueError("optimizer holds none of this model's parameters (it was built on another model, or on "
+                         "an earlier instance before the model was re-created), so training would change nothing: "
+                         "build it after the model, from this model, e.g. "
+                         "optimizer=torch.optim.SGD(model.parameters(), lr=0.1)")
+
+
+def _finish_bar(bar) -> None:
+    """Early stopping ends a run before the bar's total: make the total what was done, so it closes as finished."""
+    bar.total = bar.n
+    container = getattr(bar, "container", None)  # tqdm.notebook's widget: (text, progress, text)
+    if container is not None:
+        container.children[1].max = max(bar.n, 1)
+    bar.refresh()
 
 
 def _check_loss(loss: torch.Tensor) -> None:
@@ -124,7 +186,7 @@ def run_epoch(model: nn.Module, data: Iterable, loss_fn, device: torch.device, *
               optimizer: torch.optim.Optimizer | None = None, metrics: dict | None = None,
               step_fn: StepFn | None = None, clip_grad_norm: float | None = None, amp: bool = False,
               channels_last: bool = False, scheduler=None, epoch: int = 0, progress=None,
-              check_every: int = 1) -> dict[str, float]:
+              check_every: int = 1, data_name: str = "data") -> dict[str, float]:
     """Train (if an optimizer is given) or evaluate for one pass over `data`; return mean loss and metrics."""
     training = optimizer is not None
     model.train(training)
@@ -137,7 +199,7 @@ def run_epoch(model: nn.Module, data: Iterable, loss_fn, device: torch.device, *
             with _autocast(device, amp):
                 if step_fn is None:
                     # 1. forward pass  2. loss
-                    x, y = batch
+                    x, y = _unpack_batch(batch, data_name) if step == 1 else batch
                     if channels_last and x.ndim == 4:
                         x = x.contiguous(memory_format=torch.channels_last)
                     outputs = model(x)
@@ -245,12 +307,13 @@ def fit(model: nn.Module, train_data: Iterable, val_data: Iterable | None = None
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     device = model_device(model)
-    _check_data("train_data", train_data, device)
+    _check_data("train_data", train_data, device, pairs=step_fn is None)
     if val_data is not None:
-        _check_data("val_data", val_data, device)
+        _check_data("val_data", val_data, device, pairs=step_fn is None)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=1e-3)
+    _check_optimizer(optimizer, model)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    metric_fns = {k: METRICS[k] for k in metrics} if not isinstance(metrics, dict) else dict(metrics)
+    metric_fns = _metric_fns(metrics)
     amp = device.type == "cuda" if amp is None else amp
     channels_last = device.type == "cuda" if channels_last is None else channels_last
     if channels_last:
@@ -286,11 +349,12 @@ def fit(model: nn.Module, train_data: Iterable, val_data: Iterable | None = None
             train_stats = run_epoch(model, train_data, loss_fn, device, optimizer=optimizer, metrics=metric_fns,
                                     step_fn=step_fn, clip_grad_norm=clip_grad_norm, amp=amp,
                                     channels_last=channels_last, epoch=epoch, progress=bar,
-                                    scheduler=scheduler if scheduler_per_step else None, check_every=check_every)
+                                    scheduler=scheduler if scheduler_per_step else None, check_every=check_every,
+                                    data_name="train_data")
             row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_stats.items()}}
             if val_data is not None:
                 val_stats = evaluate(model, val_data, loss_fn, metrics=metric_fns, step_fn=step_fn,
-                                     amp=amp, channels_last=channels_last)
+                                     amp=amp, channels_last=channels_last, data_name="val_data")
                 row.update({f"val_{k}": v for k, v in val_stats.items()})
             row["lr"] = optimizer.param_groups[0]["lr"]
             row["seconds"] = time.perf_counter() - t0
@@ -319,6 +383,9 @@ def fit(model: nn.Module, train_data: Iterable, val_data: Iterable | None = None
             if early_stopping is not None and bad_epochs >= early_stopping:
                 if verbose:
                     print(f"Early stopping: {monitor} has not improved for {early_stopping} epochs.")
+                if bar is not None:
+                    bar.set_description(f"epoch {epoch}/{epochs} (early stop)")
+                    _finish_bar(bar)
                 break
     except KeyboardInterrupt:
         interrupted = True
@@ -349,12 +416,13 @@ def _len_or_none(data) -> int | None:
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Iterable, loss_fn: Callable | None = None, *,
              metrics: Iterable[str] | dict = ("accuracy",), step_fn: StepFn | None = None,
-             amp: bool | None = None, channels_last: bool | None = None) -> dict[str, float]:
+             amp: bool | None = None, channels_last: bool | None = None, data_name: str = "data") -> dict[str, float]:
     """Mean loss and metrics of `model` on `data`, in eval mode and without gradients."""
     device = model_device(model)
-    _check_data("data", data, device)
-    metric_fns = {k: METRICS[k] for k in metrics} if not isinstance(metrics, dict) else dict(metrics)
+    _check_data(data_name, data, device, pairs=step_fn is None)
+    metric_fns = _metric_fns(metrics)
     return run_epoch(model, data, loss_fn or nn.CrossEntropyLoss(), device, metrics=metric_fns, step_fn=step_fn,
+                     data_name=data_name,
                      amp=device.type == "cuda" if amp is None else amp,
                      channels_last=device.type == "cuda" if channels_last is None else channels_last)
 

@@ -496,11 +496,14 @@ def keep_bn_eval(model: nn.Module) -> list[torch.utils.hooks.RemovableHandle]:
 # ============================================================== exercise checks
 def check_trainable_count(model: nn.Module, answer) -> bool:
     """Exercise: is `answer` the number of trainable parameters, with only the head left trainable?"""
-    from .checks import _report
+    from .checks import _report, is_unsolved, not_done
 
     what = "trainable parameters with only the head trainable"
-    if answer is None or answer is Ellipsis:
-        return _report(False, what, "Replace the ... with your count (sum p.numel() over trainable parameters).")
+    if is_unsolved(answer) or model is None or model is Ellipsis:
+        return not_done(what, "Freeze everything but the head (set_trainable helps), then replace the ... with "
+                              "the count: sum p.numel() over the parameters that still require a gradient.")
+    if not isinstance(answer, (int, float)) and not (isinstance(answer, torch.Tensor) and answer.numel() == 1):
+        return _report(False, what, f"The answer should be a whole number, got a {type(answer).__name__}.")
     head = model.classifier.head if hasattr(model.classifier, "head") else model.classifier[-1]
     expected = sum(p.numel() for p in head.parameters())
     actual = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -515,9 +518,11 @@ def check_hook_features(fn, model: nn.Module | None = None, layer: str = "featur
     """Exercise: does fn(model, layer, x) return the same feature map as torchvision's create_feature_extractor?"""
     from torchvision.models.feature_extraction import create_feature_extractor
 
-    from .checks import _report
+    from .checks import _report, not_done
 
     what = "your forward-hook feature extractor"
+    if fn is None or fn is Ellipsis:
+        return not_done(what, "Replace the ... with your function hook_features(model, layer, x).")
     if model is None:
         from torchvision.models import mobilenet_v2
 
@@ -528,11 +533,12 @@ def check_hook_features(fn, model: nn.Module | None = None, layer: str = "featur
     try:
         got = fn(model, layer, x)
     except NotImplementedError:
-        return _report(False, what, "It still raises NotImplementedError: write the code first.")
+        return not_done(what, "It still raises NotImplementedError: write the code first.")
     except Exception as err:
         return _report(False, what, f"It raised {type(err).__name__}: {err}")
     if got is None or got is Ellipsis:
-        return _report(False, what, "It returns nothing yet: return the tensor your hook caught.")
+        return not_done(what, "It returns nothing yet: register a forward hook on the layer, run the model, "
+                              "remove the hook, and return the tensor it caught.")
     with torch.no_grad():
         want = create_feature_extractor(model, return_nodes={layer: "out"})(x)["out"]
     if not isinstance(got, torch.Tensor) or got.shape != want.shape:

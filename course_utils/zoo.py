@@ -43,15 +43,17 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
 def check_channel_shuffle(fn) -> bool:
     """Exercise check: does fn(x, groups) reorder the channels exactly as channel_shuffle does? Prints feedback."""
-    from .checks import _report, check_function
+    from .checks import check_function, not_done
 
+    if fn is None or fn is Ellipsis:
+        return not_done("my_channel_shuffle", "Replace the ... with your function my_channel_shuffle(x, groups).")
     try:
         probe = fn(torch.arange(6.0).view(1, 6, 1, 1), 2)
     except Exception:  # noqa: BLE001 - check_function below reports the student's error
         probe = 0
     if probe is None or probe is Ellipsis:
-        return _report(False, "my_channel_shuffle", "Not done yet: return the shuffled tensor "
-                                                   "(view as (N, g, C/g, H, W), swap two dimensions, reshape back).")
+        return not_done("my_channel_shuffle", "Return the shuffled tensor "
+                                              "(view as (N, g, C/g, H, W), swap two dimensions, reshape back).")
     torch.manual_seed(0)
     cases = [(torch.arange(6.0).view(1, 6, 1, 1), 2), (torch.arange(12.0).view(1, 12, 1, 1), 3),
              (torch.randn(2, 8, 3, 3), 4), (torch.randn(1, 6, 2, 2), 1)]

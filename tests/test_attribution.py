@@ -107,7 +107,7 @@ def test_check_fgsm_step_reports_without_raising(cnn, x, capsys):
     y = torch.tensor([0, 1, 2])
     assert A.check_fgsm_step(lambda m, x, y, eps: A.fgsm(m, x, y, eps), cnn, x, y)
     assert not A.check_fgsm_step(lambda m, x, y, eps: None, cnn, x, y)
-    assert "Not done yet" in capsys.readouterr().out
+    assert "not done yet" in capsys.readouterr().out
     assert not A.check_fgsm_step(lambda m, x, y, eps: (x - eps * torch.sign(x)).clamp(0, 1), cnn, x, y)
     assert not A.check_fgsm_step(lambda m, x, y, eps: 1 / 0, cnn, x, y)
     assert "ZeroDivisionError" in capsys.readouterr().out

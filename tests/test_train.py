@@ -391,3 +391,137 @@ def test_channels_last_leaves_non_image_inputs_alone(tiny_data, tiny_model):
     T.fit(reference, tiny_data[0], epochs=1, amp=True, progress=False, verbose=False)
     for a, b in zip(tiny_model.parameters(), reference.parameters()):
         torch.testing.assert_close(a, b)
+
+
+# ---------------------------------------------------------------- review fixes (issue 15)
+def test_optimizer_of_another_model_is_explained(tiny_data, tiny_model):
+    other = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    with pytest.raises(ValueError, match="optimizer holds none of this model's parameters"):
+        T.fit(tiny_model, tiny_data[0], epochs=1, optimizer=torch.optim.SGD(other.parameters(), lr=0.1),
+              progress=False, verbose=False)
+
+
+def test_optimizer_on_part_of_the_model_is_fine(tiny_data, tiny_model):
+    before = tiny_model[0].weight.detach().clone()
+    T.fit(tiny_model, tiny_data[0], epochs=1, optimizer=torch.optim.SGD(tiny_model[2].parameters(), lr=0.1),
+          progress=False, verbose=False)
+    torch.testing.assert_close(tiny_model[0].weight, before)  # only the head was handed to the optimizer
+
+
+def test_not_an_optimizer_is_explained(tiny_data, tiny_model):
+    with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer"):
+        T.fit(tiny_model, tiny_data[0], epochs=1, optimizer=0.1, progress=False, verbose=False)
+
+
+@pytest.mark.parametrize("metrics", [("acc",), "acc", ["accuracy", "f1"]])
+def test_unknown_metric_lists_known_names(tiny_data, tiny_model, metrics):
+    with pytest.raises(ValueError, match=r"metrics: unknown name.*known names are \['accuracy'\]"):
+        T.fit(tiny_model, *tiny_data, epochs=1, metrics=metrics, progress=False, verbose=False)
+    with pytest.raises(ValueError, match="metrics: unknown name"):
+        T.evaluate(tiny_model, tiny_data[1], metrics=metrics)
+
+
+def test_metric_given_as_one_string(tiny_data, tiny_model):
+    h = T.fit(tiny_model, *tiny_data, epochs=1, metrics="accuracy", progress=False, verbose=False)
+    assert "val_accuracy" in h.keys()
+
+
+def test_list_of_tensors_instead_of_batches_is_explained(tiny_data, tiny_model):
+    x, y = tiny_data[0].dataset.tensors
+    with pytest.raises(TypeError, match=r"train_data is a list of 2 tensors.*TensorLoader"):
+        T.fit(tiny_model, [x, y], epochs=1, progress=False, verbose=False)
+    with pytest.raises(TypeError, match=r"val_data is a tuple of 2 tensors"):
+        T.fit(tiny_model, tiny_data[0], (x, y), epochs=1, progress=False, verbose=False)
+    with pytest.raises(TypeError, match="train_data is a single tensor"):
+        T.fit(tiny_model, x, epochs=1, progress=False, verbose=False)
+
+
+def test_dataset_instead_of_loader_is_explained(tiny_data, tiny_model):
+    with pytest.raises(TypeError, match="train_data is a TensorDataset .*no batches"):
+        T.fit(tiny_model, tiny_data[0].dataset, epochs=1, progress=False, verbose=False)
+
+
+def test_not_iterable_data_is_explained(tiny_model):
+    with pytest.raises(TypeError, match="train_data is a int, which cannot be iterated"):
+        T.fit(tiny_model, 3, epochs=1, progress=False, verbose=False)
+
+
+def test_batches_that_are_not_pairs_are_explained(tiny_data, tiny_model):
+    x, y = tiny_data[0].dataset.tensors
+    triples = [(x[:32], y[:32], torch.arange(32))]
+    with pytest.raises(ValueError, match=r"each batch of train_data must be a pair \(inputs, targets\).*tuple of 3"):
+        T.fit(tiny_model, triples, epochs=1, progress=False, verbose=False)
+    with pytest.raises(ValueError, match="each batch of val_data must be a pair"):
+        T.fit(tiny_model, tiny_data[0], [[x[:8]]], epochs=1, progress=False, verbose=False)
+
+
+def test_a_list_of_tensors_is_fine_with_a_step_fn(tiny_model):
+    batches = [torch.randn(4, 8) for _ in range(3)]          # e.g. an autoencoder's unlabelled batches
+    h = T.fit(tiny_model, batches, epochs=1, step_fn=lambda m, b: m(b).pow(2).mean(), metrics={},
+              progress=False, verbose=False)
+    assert len(h) == 1
+
+
+def _bar_state(monkeypatch):
+    """Record the fit() progress bar (plain tqdm) to inspect it after the run."""
+    import tqdm.auto
+
+    bars = []
+
+    class Recording(tqdm.auto.tqdm):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            bars.append(self)
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    return bars
+
+
+def test_early_stopping_finishes_the_progress_bar(tiny_data, tiny_model, monkeypatch):
+    bars = _bar_state(monkeypatch)
+    tr, va = tiny_data
+    opt = torch.optim.SGD(tiny_model.parameters(), lr=5.0)
+    h = T.fit(tiny_model, tr, va, epochs=30, optimizer=opt, early_stopping=2, clip_grad_norm=50.0, verbose=False)
+    assert len(h) < 30
+    (bar,) = bars
+    assert bar.n == len(h) * len(tr) and bar.total == bar.n   # closed at 100%, not "failed" at 93%
+    assert "early stop" in bar.desc
+
+
+def test_notebook_progress_bar_closes_green_after_early_stopping(tiny_data, tiny_model, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    import tqdm.auto
+    import tqdm.notebook
+
+    bars = []
+
+    class Recording(tqdm.notebook.tqdm):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            bars.append(self)
+    monkeypatch.setattr(tqdm.notebook, "display", lambda *a, **k: None)   # no frontend in a test
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    tr, va = tiny_data
+    opt = torch.optim.SGD(tiny_model.parameters(), lr=5.0)
+    h = T.fit(tiny_model, tr, va, epochs=30, optimizer=opt, early_stopping=2, clip_grad_norm=50.0, verbose=False,
+              live_plot=False)
+    (bar,) = bars
+    progress = bar.container.children[1]
+    assert len(h) < 30 and progress.value == progress.max == len(h) * len(tr)
+    assert progress.bar_style == "success"
+
+
+def test_interrupted_run_still_marks_the_bar_unfinished(tiny_data, tiny_model, monkeypatch):
+    bars = _bar_state(monkeypatch)
+    tr, va = tiny_data
+
+    class StopInEpoch2:
+        def __len__(self):
+            return len(tr)
+        def __iter__(self):
+            self.epoch = getattr(self, "epoch", 0) + 1
+            for i, batch in enumerate(tr):
+                if self.epoch == 2 and i == 1:
+                    raise KeyboardInterrupt
+                yield batch
+    T.fit(tiny_model, StopInEpoch2(), va, epochs=5, verbose=False)
+    assert bars[0].n < bars[0].total   # a stop by the user is not a finished run

@@ -145,7 +145,7 @@ def test_channel_shuffle_interleaves_groups():
 def test_channel_shuffle_exercise_check(capsys):
     assert Z.check_channel_shuffle(Z.channel_shuffle)
     assert not Z.check_channel_shuffle(lambda x, g: None)
-    assert "Not done yet" in capsys.readouterr().out
+    assert "not done yet" in capsys.readouterr().out
     assert not Z.check_channel_shuffle(lambda x, g: x)                       # forgot to shuffle
     assert not Z.check_channel_shuffle(lambda x, g: x.view(-1, 3)[0])        # raises on other shapes
     assert "position j * groups + i" in capsys.readouterr().out

@@ -92,17 +92,200 @@ def _drop_stale_widget_text(nb: nbformat.NotebookNode) -> None:
                 data.pop("text/plain", None)
 
 
-SOLUTION = re.compile(r"### BEGIN SOLUTION.*?### END SOLUTION", re.S)
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", re.S | re.M)
+PLACEHOLDER = "...  # YOUR CODE HERE"
+
+
+def _python(src: str) -> str:
+    """A cell's source as plain Python (IPython magics and shell lines turned into calls)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(src)
+
+
+def _parse(src: str):
+    """The cell's syntax tree, or None if it is not Python."""
+    import ast
+
+    try:
+        return ast.parse(_python(src))
+    except SyntaxError:
+        return None
+
+
+def _assigned(tree) -> list[str]:
+    """Names assigned by the top-level statements of `tree`, in order (x = ..., x: int = ..., x += ...)."""
+    import ast
+
+    names: list[str] = []
+    for stmt in tree.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else (
+            [stmt.target] if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) else [])
+        for t in targets:
+            for n in ast.walk(t):
+                if isinstance(n, ast.Name) and n.id not in names:
+                    names.append(n.id)
+    return names
+
+
+_SCOPES = ("FunctionDef", "AsyncFunctionDef", "Lambda", "ClassDef", "ListComp", "SetComp", "DictComp", "GeneratorExp")
+
+
+def _names(node, ctx: str) -> set[str]:
+    """Names stored (ctx "Store") or read (ctx "Load") by `node` in the cell's own (module) scope.
+
+    Nested scopes (functions, lambdas, classes, comprehensions) bind only their own locals; what they read
+    from outside counts as read: the names read there that they do not bind themselves."""
+    import ast
+
+    found: set[str] = set()
+
+    def visit(n) -> None:
+        kind = type(n).__name__
+        if kind in _SCOPES:
+            if ctx == "Store" and kind in ("FunctionDef", "AsyncFunctionDef", "ClassDef"):
+                found.add(n.name)
+            if ctx == "Load":
+                inner = {m.id for m in ast.walk(n) if isinstance(m, ast.Name) and isinstance(m.ctx, ast.Store)}
+                inner |= {a.arg for m in ast.walk(n) if isinstance(m, ast.arguments)
+                          for a in m.posonlyargs + m.args + m.kwonlyargs + [m.vararg, m.kwarg] if a is not None}
+                found.update(m.id for m in ast.walk(n) if isinstance(m, ast.Name) and isinstance(m.ctx, ast.Load)
+                             and m.id not in inner)
+            return
+        if isinstance(n, ast.Name) and type(n.ctx).__name__ == ctx:
+            found.add(n.id)
+        elif isinstance(n, ast.alias) and ctx == "Store":
+            found.add((n.asname or n.name).split(".")[0])
+        for child in ast.iter_child_nodes(n):
+            visit(child)
+
+    visit(node)
+    return found
+
+
+def _bound(tree) -> set[str]:
+    """Every name a cell binds in its own scope: assignments, defs, classes, imports, loop and with targets."""
+    return set().union(*(_names(stmt, "Store") for stmt in tree.body))
+
+
+def _follow(tree, tainted: set[str]) -> tuple[bool, set[str]]:
+    """Run the names of one cell through `tainted` (names whose value comes from a solution), statement by
+    statement: a statement that reads a tainted name (one it has not bound itself first) taints what it binds,
+    any other statement un-taints what it binds. Returns (did the cell read a tainted name, the new set)."""
+    import ast
+
+    tainted, depends = set(tainted), False
+    for stmt in tree.body:
+        stores = _names(stmt, "Store")
+        own = stores if isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)) else set()
+        if (_names(stmt, "Load") - own) & tainted:
+            depends = True
+            tainted |= stores
+        else:
+            tainted -= stores
+    return depends, tainted
+
+
+def _calls_a_check(tree) -> bool:
+    """Does the cell call an exercise check (a function whose name starts with check_)?"""
+    import ast
+
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call):
+            name = n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", "")
+            if name.startswith("check_"):
+                return True
+    return False
+
+
+def _blank(match: re.Match, before: str) -> str:
+    """What replaces one solution block: `...`; in a top-level block, `name = ...` for each name it assigns and
+    the signature of each function it defines with `...` as the body (so that the names the rest of the notebook
+    uses still exist, and a check reports "not done yet")."""
+    import ast
+    import textwrap
+
+    indent, block = match.group(1), match.group(0)
+    if indent:
+        return indent + PLACEHOLDER
+    tree = _parse(textwrap.dedent(block))
+    if tree is None:
+        return PLACEHOLDER
+    already = _bound(_parse(before)) if _parse(before) else set()
+    lines = []
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stub = type(stmt)(**{**{f: getattr(stmt, f) for f in stmt._fields}, "body": [ast.Expr(ast.Constant(...))]})
+            lines.append(ast.unparse(ast.fix_missing_locations(stub)).replace("\n    ...", "\n    " + PLACEHOLDER))
+    names = [n for n in _assigned(tree) if n not in already]
+    lines += [f"{n} = {PLACEHOLDER}" for n in names]
+    return "\n".join(lines) or PLACEHOLDER
+
+
+def _strip_solutions(src: str) -> str:
+    """The source with each ### BEGIN SOLUTION ... ### END SOLUTION block blanked."""
+    out, pos = [], 0
+    for m in SOLUTION.finditer(src):
+        out.append(src[pos:m.start()])
+        out.append(_blank(m, src[:m.start()]))
+        pos = m.end()
+    return "".join(out) + src[pos:]
+
+
+def _gives_away(cell) -> bool:
+    """An output that shows an exercise's verdict (a check's tick)."""
+    for out in cell.get("outputs", []):
+        text = "".join(out.get("text", "")) + "".join("".join(v) for k, v in out.get("data", {}).items()
+                                                      if k.startswith("text/"))
+        if "✅" in text:
+            return True
+    return False
 
 
 def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy without solutions and without outputs of solution cells."""
+    """The copy a student opens: every solution replaced by `...`, and no output that gives an answer away.
+
+    Cleared: the outputs of solution cells, of check cells (they call a check_* function or show a tick),
+    and of every later cell that depends on a solution (reads a name, before binding it, that a solution cell
+    or a cell that depends on one binds). Other outputs (plots, tables, training runs before the first exercise) stay,
+    so a student can read the notebook before running it. `# NBVAL_CHECK_OUTPUT` lines (CI only) are dropped.
+    """
     nb = nbformat.from_dict(nb)
+    tainted: set[str] = set()
+    after_first_exercise = False
     for cell in nb.cells:
-        if "solution" in cell.metadata.get("tags", []):
-            cell.source = SOLUTION.sub("...  # YOUR CODE HERE", cell.source)
+        if cell.cell_type != "code":
+            continue
+        tree = _parse(cell.source)
+        is_solution = "solution" in cell.metadata.get("tags", [])
+        after_first_exercise |= is_solution
+        depends = False
+        if is_solution:
+            tainted |= _bound(tree) if tree is not None else set()
+            cell.source = _strip_solutions(cell.source)
+        elif tree is not None:
+            depends, tainted = _follow(tree, tainted)
+        check = after_first_exercise and (_gives_away(cell) or (tree is not None and _calls_a_check(tree)))
+        if is_solution or depends or check:
             cell.outputs, cell.execution_count = [], None
+        cell.source = re.sub(r"\A# NBVAL_CHECK_OUTPUT\n+", "", cell.source)
     return nb
+
+
+def student_text(path: Path) -> str:
+    """The student copy of the notebook at `path`, as the text written to student/."""
+    return nbformat.writes(student_copy(nbformat.read(path, as_version=4))) + "\n"
+
+
+def write_student_copies(paths: list[Path], out: Path) -> list[Path]:
+    """Write the student copy of each notebook into `out`; return the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        target = out / path.name
+        target.write_text(student_text(path), encoding="utf-8")
+        written.append(target)
+    return written
 
 
 def main() -> None:
@@ -120,9 +303,7 @@ def main() -> None:
         if args.cmd == "execute":
             print(f"{path.name}: {execute(path, args.fast):.0f} s ({'fast' if args.fast else 'full'} mode)")
         else:
-            args.out.mkdir(parents=True, exist_ok=True)
-            nbformat.write(student_copy(nbformat.read(path, as_version=4)), args.out / path.name)
-            print(f"wrote {args.out / path.name}")
+            print(f"wrote {write_student_copies([path], args.out)[0]}")
 
 
 if __name__ == "__main__":
