@@ -138,3 +138,31 @@ def test_single_thread_restores_the_thread_count():
     with S.single_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_animation_is_an_animated_png_of_the_frames():
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image as PILImage
+
+    def frames():
+        fig = Figure(figsize=(2, 1), dpi=50)
+        ax = fig.subplots()
+        for x in range(3):
+            ax.clear()
+            ax.axvline(x)
+            ax.set_xlim(0, 2)
+            yield fig
+    img = viz.animation(frames(), duration=200)
+    with PILImage.open(io.BytesIO(img.data)) as im:
+        assert im.is_animated and im.n_frames == 3 and im.size == (100, 50) and im.info["duration"] == 200
+    red = np.zeros((4, 6, 3), np.uint8)
+    red[..., 0] = 255
+    assert PILImage.open(io.BytesIO(viz.animation_png([red, red[::-1].copy() * 0], 100))).n_frames == 2
+    with pytest.raises(ValueError, match="same size"):
+        viz.animation_png([red, np.zeros((5, 6, 3), np.uint8)])
+    with pytest.raises(ValueError, match="frames is empty"):
+        viz.animation_png([])
+    with pytest.raises(ValueError, match="duration"):
+        viz.animation_png([red], duration=0)
