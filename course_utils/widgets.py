@@ -18,7 +18,7 @@ A widget that trains can show its progress: make `update` a generator that yield
 Why not pyplot: JupyterLab delivers widget messages on a second kernel thread (its `commsOverSubshells`
 setting, on by default), and pyplot's global state (its post-execute redraw hook, the "current figure") is not
 safe to use from two threads. A Figure made directly belongs to no pyplot state; `interactive` renders it to PNG
-on the callback's thread and shows it in an image widget. Errors in `update` are shown as text under the image,
+on one drawing thread of its own, always for the latest values, and shows it in an image widget. Errors in `update` are shown as text under the image,
 never raised (a traceback from a widget thread would land in the server log, not in front of the student).
 """
 from __future__ import annotations
@@ -26,14 +26,13 @@ from __future__ import annotations
 import html
 import io
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 from matplotlib.figure import Figure
 
 #: CSS class of every box made by `interactive`; "cu-busy" is added while it redraws (the browser test waits on it)
 BOX_CLASS, BUSY_CLASS = "cu-interactive", "cu-busy"
-_RENDER_LOCK = threading.Lock()  # one redraw at a time, whichever thread the widget message arrives on
+_RENDER_LOCK = threading.Lock()  # one picture drawn at a time, across all the widgets of a kernel
 
 
 def widgets_available() -> bool:
@@ -108,23 +107,73 @@ def interactive(update: Callable[..., Figure | Iterator[Figure]], controls: dict
     rows = [W.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
     box = W.VBox(rows + [image, error])
     box.add_class(BOX_CLASS)
-
-    def redraw(_change=None) -> None:
-        with _RENDER_LOCK:
-            box.add_class(BUSY_CLASS)
-            start = time.perf_counter()
-            try:
-                for fig in frames(update, {name: w.value for name, w in controls.items()}):
-                    image.value = figure_png(fig, dpi)
-                error.value = ""
-            except Exception as err:  # show the error under the widget instead of raising on the comm thread
-                error.value = error_html(err)
-            finally:
-                box.remove_class(BUSY_CLASS)
-                box.redraw_seconds = time.perf_counter() - start
-
-    redraw()
+    redrawer = _Redrawer(update, controls, image, error, box, dpi)
+    redrawer.draw(redrawer.values(), lambda: False)  # the first picture, drawn before the cell finishes
     for w in items:
-        w.observe(redraw, names="value")
+        w.observe(redrawer.submit, names="value")
+    box.wait_redrawn = redrawer.wait  # for tests: block until the latest change is drawn
     display(box)
     return box
+
+
+class _Redrawer:
+    """Draws a widget's picture on one background thread, always for the latest values.
+
+    A change only records the new values and returns, so the kernel thread that delivers widget messages is
+    never blocked; while a picture is being drawn, further changes (a Play button ticking, a slider dragged)
+    collapse into one, and a training update (a generator) stops at its next frame when a newer change arrives.
+    """
+
+    def __init__(self, update, controls: dict, image, error, box, dpi: int):
+        self.update, self.controls, self.image, self.error, self.box, self.dpi = update, controls, image, error, box, dpi
+        self.cond = threading.Condition()
+        self.pending: dict | None = None
+        self.generation = 0
+        self.busy = False
+        self.thread: threading.Thread | None = None
+
+    def values(self) -> dict:
+        return {name: w.value for name, w in self.controls.items()}
+
+    def submit(self, _change=None) -> None:
+        """Called on a value change: remember the latest values and wake the drawing thread."""
+        with self.cond:
+            self.pending, self.generation = self.values(), self.generation + 1
+            if not self.busy:
+                self.busy = True
+                self.box.add_class(BUSY_CLASS)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="course_utils-widget", daemon=True)
+                self.thread.start()
+            self.cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                if self.pending is None:
+                    self.busy = False
+                    self.box.remove_class(BUSY_CLASS)
+                    self.cond.notify_all()
+                    if not self.cond.wait(timeout=60) and self.pending is None:
+                        self.thread = None  # idle for a minute: end (the next change starts a new thread)
+                        return
+                    continue
+                values, generation, self.pending = self.pending, self.generation, None
+            self.draw(values, lambda g=generation: self.generation != g)
+
+    def draw(self, values: dict, superseded: Callable[[], bool]) -> None:
+        """Draw `values` (every frame of a generator, unless a newer change supersedes it); errors become text."""
+        with _RENDER_LOCK:
+            try:
+                for fig in frames(self.update, values):
+                    self.image.value = figure_png(fig, self.dpi)
+                    if superseded():
+                        return
+                self.error.value = ""
+            except Exception as err:  # shown under the widget: a traceback on a widget thread reaches nobody
+                self.error.value = error_html(err)
+
+    def wait(self, timeout: float = 60) -> bool:
+        """Block until every change so far is drawn (True), or `timeout` seconds pass (False)."""
+        with self.cond:
+            return self.cond.wait_for(lambda: not self.busy, timeout)

@@ -119,9 +119,9 @@ def test_playground_widget_retrains_on_change(monkeypatch):
     assert calls and calls[-1][0] == "rings"
     controls = {w.description: w for row in box.children[:-2] for w in row.children}
     controls["data set"].value = "xor"
-    assert calls[-1][0] == "xor"
+    assert box.wait_redrawn(10) and calls[-1][0] == "xor"
     controls["hidden layers"].value = 2
-    assert calls[-1][1] == (4, 4)
+    assert box.wait_redrawn(10) and calls[-1][1] == (4, 4)
 
 
 def test_run_frames_draws_while_training_on_plain_figures():
