@@ -13,10 +13,7 @@ Without Chromium these tests are skipped with one line saying how to enable them
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +115,37 @@ for _path in NOTEBOOKS:
     _cls = _notebook_class(_path)
     globals()[_cls.__name__] = _cls
 del _path, _cls
+
+
+class TestSlides:
+    def test_a_deck_shows_its_title_slide_and_a_code_slide(self, browser, page):
+        """An exported deck (reveal.js vendored from npm, opened from disk) renders its title and a code slide."""
+        sys.path.insert(0, str(ROOT / "tools"))
+        import slides
+
+        out = ROOT / "build" / "slides"
+        if not slides.vendor(out):
+            message = "slide test skipped: npm is needed to vendor reveal.js (apt-get install npm)"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message.replace("skipped", "cannot run in CI"), pytrace=False)
+            pytest.skip(message)
+        (deck,) = slides.export([ROOT / "notebooks" / "03_backprop.ipynb"], out, local=True)
+        errors = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(deck.as_uri())
+        page.wait_for_selector(".reveal.ready", timeout=60_000)  # reveal.js (loaded by require.js) initialised
+        title = page.locator(".reveal .slides section.present h1").first
+        assert title.is_visible() and "Backpropagation" in title.text_content()
+        page.evaluate("""() => new Promise(done => require(["vendor/reveal.js/dist/reveal.js"], Reveal => {
+            const code = Array.from(document.querySelectorAll('.reveal .slides section'))
+              .find(s => !s.querySelector('section') && s.querySelector('.jp-CodeCell .jp-InputArea'));
+            const i = Reveal.getIndices(code);
+            Reveal.slide(i.h, i.v);
+            done();
+        }))""")
+        page.wait_for_timeout(500)
+        code = page.locator(".reveal .slides section.present .jp-CodeCell .jp-InputArea").first
+        assert code.is_visible() and code.text_content().strip()
+        box = code.bounding_box()
+        assert box and box["width"] > 200 and box["height"] > 20, f"the code cell is drawn {box}"
+        assert not [e for e in errors if "MathJax" not in e], errors
