@@ -19,7 +19,7 @@ __all__ = [
     "conv_output_size", "conv_transpose_output_size", "same_padding", "conv_params", "pad2d",
     "conv2d_naive", "conv2d", "conv_matrix", "conv_transpose2d", "pool2d", "max_pool2d_with_indices",
     "max_unpool2d", "global_avg_pool2d", "layer_geometry", "receptive_fields", "separable_multiplications",
-    "count_conv_multiplications", "plot_weight_matrix", "draw_conv", "conv_gallery", "conv_animation",
+    "count_conv_multiplications", "plot_weight_matrix", "draw_conv", "conv_gallery", "conv_frames", "conv_animation",
     "conv_explorer",
 ]
 
@@ -446,16 +446,18 @@ def _geometry(size: int, kernel_size: int, stride: int, padding: int, dilation: 
 
 def draw_conv(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
               step: int = 0, transposed: bool = False, axes=None):
-    """Draw the input (with padding), the kernel at output position `step`, and the output grid; returns the figure.
+    """Draw the input (with padding), the kernel at output position `step`, and the output grid; returns the figure
+    (a new `matplotlib.figure.Figure` unless `axes`, two axes, are given).
 
     A transposed convolution is drawn the way vdumoulin/conv_arithmetic does: as a stride-1 convolution
     over the input with (stride - 1) zeros between pixels and d(k-1) - padding zeros around it.
     """
-    import matplotlib.pyplot as plt
     from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(8, 4), gridspec_kw={"width_ratios": [3, 2]})
+    if axes is None:  # a plain Figure (not pyplot): safe to draw in a widget callback
+        axes = Figure(figsize=(8, 4)).subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     ax_in, ax_out = axes
     fig = ax_in.figure
     for ax in axes:
@@ -488,7 +490,7 @@ def draw_conv(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int
         ax.set_xlim(-0.2, extent + 0.2)
         ax.set_ylim(extent + 0.2, -0.2)
         ax.set_aspect("equal")
-    ax_in.add_patch(plt.Rectangle((left, top), cols[-1] - left + 1, rows[-1] - top + 1, fill=False,
+    ax_in.add_patch(Rectangle((left, top), cols[-1] - left + 1, rows[-1] - top + 1, fill=False,
                                   edgecolor="#08306b", lw=2))
     kind = "transposed conv" if transposed else "conv"
     ax_in.set_title(f"input {size}x{size}" + (f" + padding {padding}" if padding and not transposed else "")
@@ -512,23 +514,34 @@ def conv_gallery(settings: Sequence[dict], step: int = 0):
     return fig
 
 
-def conv_animation(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
-                   transposed: bool = False, interval: int = 600):
-    """A matplotlib animation of the kernel visiting every output position (show it with .to_jshtml())."""
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation
+def conv_frames(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
+                transposed: bool = False, dpi: int = 72):
+    """The kernel at every output position in turn: one (H, W, 3) image per position (plain Figures, no pyplot)."""
+    from matplotlib.figure import Figure
+
+    from .viz import figure_rgb
 
     g = _geometry(size, kernel_size, stride, padding, dilation, transposed)
-    fig, axes = plt.subplots(1, 2, figsize=(6, 3), gridspec_kw={"width_ratios": [3, 2]})
-
-    def frame(i):
+    fig = Figure(figsize=(6, 3), dpi=dpi)
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    images = []
+    for i in range(g["out"] ** 2):
         draw_conv(size, kernel_size, stride, padding, dilation, step=i, transposed=transposed, axes=axes)
         fig.tight_layout()
-        return []
+        images.append(figure_rgb(fig))
+    return images
 
-    anim = FuncAnimation(fig, frame, frames=g["out"] ** 2, interval=interval)
-    plt.close(fig)  # the animation owns the figure; do not also show it as a still
-    return anim
+
+def conv_animation(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1,
+                   transposed: bool = False, interval: int = 600, dpi: int = 72):
+    """An animated PNG of the kernel visiting every output position (`interval` ms per position).
+
+    A plain picture (an IPython Image), not JavaScript: it plays in JupyterLab's windowing mode, on GitHub,
+    in Colab and in the slides.
+    """
+    from .viz import animation
+
+    return animation(conv_frames(size, kernel_size, stride, padding, dilation, transposed, dpi), duration=interval)
 
 
 def conv_explorer(size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1):

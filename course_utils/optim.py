@@ -436,7 +436,7 @@ def plot_surface(surface: str | Surface, ax=None, levels: int = 20):
         ax.contourf(X, Y, Z, levels=levels, **style)
     ax.plot(*s.start, "ko", ms=5)
     ax.plot(*s.minimum, "k*", ms=12)
-    ax.set(xlim=s.xlim, ylim=s.ylim, xlabel="$\\theta_1$", ylabel="$\\theta_2$", title=s.name)
+    ax.set(xlim=s.xlim, ylim=s.ylim, xlabel="θ₁", ylabel="θ₂", title=s.name)
     return ax
 
 
@@ -457,33 +457,39 @@ def plot_trajectories(surface: str | Surface, trajectories: dict[str, np.ndarray
 
 def animate_trajectories(surface: str | Surface, trajectories: dict[str, np.ndarray], frames: int = 30,
                          figsize: tuple[float, float] = (5.0, 3.6), dpi: int = 60, interval: int = 120):
-    """A matplotlib FuncAnimation of the trajectories being drawn; show it with HTML(anim.to_jshtml())."""
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation
+    """An animated PNG (IPython Image) of the trajectories being drawn, `interval` ms per frame.
+
+    A plain picture, not JavaScript: it plays in JupyterLab's windowing mode, on GitHub, in Colab and in slides.
+    """
+    from matplotlib.figure import Figure
+
+    from .viz import animation
 
     if not isinstance(frames, int) or frames < 2:
         raise ValueError(f"frames must be an int >= 2, got {frames!r}")
+    if not trajectories:
+        raise ValueError("trajectories is empty: pass {name: (steps, 2) array}, e.g. race(...)")
     s = get_surface(surface)
-    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.subplots()
     plot_surface(s, ax)
     lines = {n: ax.plot([], [], ".-", ms=2, lw=1.2, color=COLORS.get(n), label=n)[0] for n in trajectories}
     heads = {n: ax.plot([], [], "o", ms=5, color=COLORS.get(n))[0] for n in trajectories}
     ax.legend(fontsize=6, loc="best")
     longest = max(len(p) for p in trajectories.values())
     ends = np.linspace(1, longest, frames).round().astype(int)
-
-    def draw(i):
-        for n, pts in trajectories.items():
-            k = min(ends[i], len(pts))
-            lines[n].set_data(pts[:k, 0], pts[:k, 1])
-            heads[n].set_data(pts[k - 1:k, 0], pts[k - 1:k, 1])
-        ax.set_title(f"{s.name.split(':')[0]}: step {ends[i] - 1}")
-        return [*lines.values(), *heads.values()]
-
     fig.tight_layout()
-    anim = FuncAnimation(fig, draw, frames=frames, interval=interval, blit=False)
-    plt.close(fig)
-    return anim
+
+    def draw():
+        for i in range(frames):
+            for n, pts in trajectories.items():
+                k = min(ends[i], len(pts))
+                lines[n].set_data(pts[:k, 0], pts[:k, 1])
+                heads[n].set_data(pts[k - 1:k, 0], pts[k - 1:k, 1])
+            ax.set_title(f"{s.name.split(':')[0]}: step {ends[i] - 1}")
+            yield fig
+
+    return animation(draw(), duration=interval)
 
 
 # ---------------------------------------------------------------- learning-rate schedules

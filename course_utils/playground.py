@@ -10,11 +10,12 @@ the decision surface and the loss curve:
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from .env import single_thread
@@ -89,18 +90,34 @@ def train_mlp(X: np.ndarray, y: np.ndarray, hidden: Sequence[int] = (4,), activa
               lr: float = 0.1, batch_size: int = 32, steps: int = 300, normalize: bool = True, seed: int = 0,
               callback: Callable[[Result, int], None] | None = None, every: int = 50) -> Result:
     """Train an MLP with plain SGD on the binary cross-entropy; `callback(result, step)` every `every` steps."""
+    _check_training(lr, batch_size, steps)
+    with single_thread():  # a net this small trains several times faster on one thread
+        return _train(X, y, hidden, activation, lr, batch_size, steps, normalize, seed, callback, every)
+
+
+def _check_training(lr: float, batch_size: int, steps: int) -> None:
+    """Clear errors for a learning rate, batch size or step count that cannot train."""
     if lr <= 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    with single_thread():  # a net this small trains several times faster on one thread
-        return _train(X, y, hidden, activation, lr, batch_size, steps, normalize, seed, callback, every)
 
 
 def _train(X, y, hidden, activation, lr, batch_size, steps, normalize, seed, callback, every) -> Result:
     """The SGD loop of train_mlp."""
+    result = None
+    for result, step in train_steps(X, y, hidden, activation, lr, batch_size, steps, normalize, seed,
+                                    every if callback is not None else steps):
+        if callback is not None:
+            callback(result, step)
+    return result
+
+
+def train_steps(X: np.ndarray, y: np.ndarray, hidden: Sequence[int], activation: str, lr: float, batch_size: int,
+                steps: int, normalize: bool, seed: int, every: int) -> Iterator[tuple[Result, int]]:
+    """Plain SGD on the binary cross-entropy, yielding (result so far, step) every `every` steps and at the end."""
     feats = Features.fit(X, normalize)
     Xt, yt = feats(X), torch.as_tensor(np.asarray(y), dtype=torch.float32).reshape(-1, 1)
     model = make_mlp(hidden, activation, seed=seed)
@@ -122,11 +139,9 @@ def _train(X, y, hidden, activation, lr, batch_size, steps, normalize, seed, cal
         with torch.no_grad():
             logits = model(Xt)
             result.losses.append(float(loss_fn(logits, yt)))
-        if callback is not None and (step % every == 0 or step == steps):
+        if step % every == 0 or step == steps:
             result.accuracy = float(((logits > 0).float() == yt).float().mean())
-            callback(result, step)
-    result.accuracy = float(((logits > 0).float() == yt).float().mean())
-    return result
+            yield result, step
 
 
 @torch.no_grad()
@@ -152,8 +167,8 @@ def plot_decision(ax, predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
+    ax.set_xlabel("x₁")  # plain text, not mathtext: its parser is not thread-safe (widget thread)
+    ax.set_ylabel("x₂")
     ax.set_title(title, fontsize=10)
 
 
@@ -182,12 +197,12 @@ def plot_lines(ax, lines: list[tuple[np.ndarray, float]], colors: Sequence[str] 
     ax.set_ylim(y0, y1)
 
 
-def _draw(fig, axes, X, y, result: Result, step: int, name: str) -> None:
+def _draw(fig, axes, X, y, result: Result, step: int, name: str, resolution: int = 60) -> None:
     """Redraw the decision surface and the loss curve of a run in progress."""
     for ax in axes:
         ax.clear()
     plot_decision(axes[0], lambda P: predict_proba(result, P), X, y,
-                  title=f"{name}: step {step}, train accuracy {result.accuracy:.2f}", resolution=60)
+                  title=f"{name}: step {step}, train accuracy {result.accuracy:.2f}", resolution=resolution)
     axes[1].plot(np.arange(1, len(result.losses) + 1), result.losses, color="C0")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("SGD step")
@@ -197,51 +212,61 @@ def _draw(fig, axes, X, y, result: Result, step: int, name: str) -> None:
     fig.tight_layout()
 
 
-def run(dataset: str = "rings", hidden: Sequence[int] | int = (4,), activation: str = "tanh", lr: float = 0.3,
-        batch_size: int = 16, normalize: bool = True, steps: int = 500, noise: float = 0.1, n: int = 300,
-        seed: int = 0, live: bool = False, frames: int = 5):
-    """Train on `dataset` and draw [decision surface | loss curve]; live=True redraws `frames` times as it trains.
-
-    Returns (figure, Result).
-    """
-    import matplotlib.pyplot as plt
-
+def _check_dataset(dataset: str) -> None:
+    """A clear error for an unknown data set name."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+
+
+def _figure() -> tuple[Figure, list]:
+    """The [decision surface | loss curve] figure (a plain Figure: no pyplot state, safe in widget callbacks)."""
+    fig = Figure(figsize=(9, 3.8))
+    return fig, list(fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.2]}))
+
+
+def run_frames(dataset: str = "rings", hidden: Sequence[int] | int = (4,), activation: str = "tanh",
+               lr: float = 0.3, batch_size: int = 16, normalize: bool = True, steps: int = 500, noise: float = 0.1,
+               n: int = 300, seed: int = 0, frames: int = 3, resolution: int = 40) -> Iterator[Figure]:
+    """Train on `dataset`, yielding the [decision surface | loss curve] figure `frames` times (the last at the end).
+
+    The surface is evaluated on a resolution x resolution grid (40: a redraw costs about 0.2 s on a laptop CPU).
+    """
+    _check_dataset(dataset)
     hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
     X, y = make_2d(dataset, n=n, noise=noise, seed=seed)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [1, 1.2]})
-    callback, every = None, steps
-    if live and frames > 1:
-        from IPython.display import clear_output, display
+    fig, axes = _figure()
+    _check_training(lr, batch_size, steps)
+    with single_thread():  # a net this small trains several times faster on one thread
+        for result, step in train_steps(X, y, hidden, activation, lr, batch_size, steps, normalize, seed,
+                                        max(1, steps // max(1, frames))):
+            _draw(fig, axes, X, y, result, step, dataset, resolution)
+            yield fig
 
-        def callback(result: Result, step: int) -> None:
-            if step < steps:  # the last frame is left for plt.show()
-                _draw(fig, axes, X, y, result, step, dataset)
-                clear_output(wait=True)
-                display(fig)
-        every = max(1, steps // frames)
-    result = train_mlp(X, y, hidden, activation, lr, batch_size, steps, normalize, seed, callback, every)
-    if live:
-        from IPython.display import clear_output
 
-        clear_output(wait=True)
+def run(dataset: str = "rings", hidden: Sequence[int] | int = (4,), activation: str = "tanh", lr: float = 0.3,
+        batch_size: int = 16, normalize: bool = True, steps: int = 500, noise: float = 0.1, n: int = 300,
+        seed: int = 0) -> tuple[Figure, Result]:
+    """Train on `dataset` and draw [decision surface | loss curve]; returns (figure, Result)."""
+    _check_dataset(dataset)
+    hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    X, y = make_2d(dataset, n=n, noise=noise, seed=seed)
+    fig, axes = _figure()
+    result = train_mlp(X, y, hidden, activation, lr, batch_size, steps, normalize, seed)
     _draw(fig, axes, X, y, result, steps, dataset)
     return fig, result
 
 
 def playground(dataset: str = "rings", hidden: int = 4, layers: int = 1, activation: str = "tanh",
                lr: float = 0.3, batch_size: int = 16, normalize: bool = True, steps: int = 500):
-    """The widget: every change retrains a small MLP from scratch and redraws it while it trains.
+    """The widget: every change retrains a small MLP from scratch and redraws it a few times while it trains.
 
     Sliders update when released (continuous_update=False) so that the CPU trains once per change.
     Where widgets cannot render, it draws the starting values once (see course_utils.widgets).
     """
     import ipywidgets as W
 
-    from .widgets import interactive, widgets_available
+    from .widgets import interactive
 
-    live = widgets_available()
     style = {"description_width": "initial"}
     controls = {
         "dataset": W.Dropdown(options=list(DATASETS), value=dataset, description="data set"),
@@ -259,7 +284,7 @@ def playground(dataset: str = "rings", hidden: int = 4, layers: int = 1, activat
                              continuous_update=False, style=style),
     }
 
-    def update(dataset, hidden, layers, activation, lr, batch_size, normalize, steps):
-        run(dataset, (hidden,) * layers, activation, lr, batch_size, normalize, steps, live=live)
+    def update(dataset, hidden, layers, activation, lr, batch_size, normalize, steps) -> Iterator[Figure]:
+        return run_frames(dataset, (hidden,) * layers, activation, lr, batch_size, normalize, steps)
 
     return interactive(update, controls, columns=4)

@@ -102,3 +102,55 @@ def show_mistakes(images, labels, logits: torch.Tensor, classes: Sequence[str] |
         ax.set_title(ax.get_title() + f"\n{conf[i]:.0%} sure", fontsize=8, color="red")
     fig.tight_layout()
     return fig
+
+
+def figure_rgb(fig, dpi: int | None = None) -> np.ndarray:
+    """A figure rendered to an (H, W, 3) uint8 array with the Agg renderer (no pyplot, no screen)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"expected a matplotlib Figure, got {type(fig).__name__}")
+    if dpi is not None:
+        fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def animation_png(frames, duration: int = 500, dpi: int | None = None, loop: int = 0) -> bytes:
+    """The bytes of an animated PNG (APNG) of `frames` (Figures or (H, W, 3) uint8 arrays, all the same size).
+
+    `duration` is each frame's time on screen in milliseconds; loop=0 repeats forever. A Figure may be yielded
+    several times after being redrawn (it is rendered when it arrives).
+    """
+    from PIL import Image as PILImage
+
+    if not isinstance(duration, (int, float)) or duration <= 0:
+        raise ValueError(f"duration must be a positive number of milliseconds, got {duration!r}")
+    images = []
+    for i, frame in enumerate(frames):
+        rgb = frame if isinstance(frame, np.ndarray) else figure_rgb(frame, dpi)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"frame {i} must be an (H, W, 3) uint8 array or a Figure, got {rgb.dtype} {rgb.shape}")
+        if images and rgb.shape[:2] != (images[0].height, images[0].width):
+            raise ValueError(f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]} pixels, frame 0 is "
+                             f"{images[0].width}x{images[0].height}: every frame must have the same size "
+                             "(same figsize and dpi, no bbox_inches='tight')")
+        images.append(PILImage.fromarray(rgb))
+    if not images:
+        raise ValueError("frames is empty: pass at least one Figure or image")
+    import io
+
+    buf = io.BytesIO()
+    images[0].save(buf, format="PNG", save_all=True, append_images=images[1:], duration=duration, loop=loop,
+                   optimize=True)
+    return buf.getvalue()
+
+
+def animation(frames, duration: int = 500, dpi: int | None = None, loop: int = 0):
+    """An animated PNG of `frames` as an IPython Image: a plain picture that plays in JupyterLab (any windowing
+    mode), Colab, GitHub, nbconvert HTML and slides, with no JavaScript. See `animation_png` for the arguments."""
+    from IPython.display import Image
+
+    return Image(data=animation_png(frames, duration, dpi, loop), format="png")

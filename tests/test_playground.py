@@ -82,7 +82,7 @@ def test_plot_decision_and_lines():
     P.plot_decision(ax, lambda pts: np.full(len(pts), 0.3), X, y, title="t", resolution=10)
     P.plot_lines(ax, [(np.array([1.0, 0.0]), 0.0), (np.array([0.0, 1.0]), 0.2)])
     assert ax.get_title() == "t" and len(ax.lines) == 2
-    assert ax.get_xlabel() == "$x_1$"
+    assert ax.get_xlabel() == "x₁"
     plt.close(fig)
 
 
@@ -103,15 +103,34 @@ def test_playground_falls_back_to_a_static_figure(capsys):
 
 def test_playground_widget_retrains_on_change(monkeypatch):
     calls = []
+
+    def fake_frames(*a, **kw):
+        calls.append(a)
+        from matplotlib.figure import Figure
+
+        for _ in range(2):
+            yield Figure(figsize=(1, 1))
+
     monkeypatch.setattr(widgets, "widgets_available", lambda: True)
-    monkeypatch.setattr(P, "run", lambda *a, **kw: calls.append((a, kw)))
+    monkeypatch.setattr(P, "run_frames", fake_frames)
     monkeypatch.setattr("IPython.display.display", lambda *a, **kw: None)
     box = P.playground(steps=50)
-    assert box is not None
-    assert calls and calls[-1][0][0] == "rings" and calls[-1][1]["live"] is True
-    dropdown = next(w for row in box.children[:-1] for w in row.children if getattr(w, "description", "") == "data set")
-    dropdown.value = "xor"
-    assert calls[-1][0][0] == "xor"
-    layers = next(w for row in box.children[:-1] for w in row.children if w.description == "hidden layers")
-    layers.value = 2
-    assert calls[-1][0][1] == (4, 4)
+    assert box is not None and bytes(box.children[-2].value).startswith(b"\x89PNG")
+    assert calls and calls[-1][0] == "rings"
+    controls = {w.description: w for row in box.children[:-2] for w in row.children}
+    controls["data set"].value = "xor"
+    assert box.wait_redrawn(10) and calls[-1][0] == "xor"
+    controls["hidden layers"].value = 2
+    assert box.wait_redrawn(10) and calls[-1][1] == (4, 4)
+
+
+def test_run_frames_draws_while_training_on_plain_figures():
+    from matplotlib.figure import Figure
+
+    titles = [fig.axes[0].get_title() for fig in P.run_frames("xor", hidden=3, steps=40, n=60, frames=4)]
+    assert [t.split(",")[0] for t in titles] == ["xor: step 10", "xor: step 20", "xor: step 30", "xor: step 40"]
+    fig = next(P.run_frames("xor", steps=10, n=60))
+    assert isinstance(fig, Figure) and fig.canvas.manager is None  # not registered with pyplot
+    assert fig.axes[0].get_xlabel() == "x₁"  # no mathtext (its parser is not thread-safe)
+    with pytest.raises(ValueError, match="lr"):
+        next(P.run_frames("xor", lr=0))

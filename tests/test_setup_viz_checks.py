@@ -108,6 +108,7 @@ def test_widget_redraws_a_figure_on_change(monkeypatch):
     first = bytes(image.value)
     assert first.startswith(b"\x89PNG") and calls == [0.2]
     slider.value = 0.9
+    assert box.wait_redrawn(10)
     assert calls == [0.2, 0.9] and bytes(image.value) != first
 
 
@@ -118,7 +119,37 @@ def test_widget_shows_errors_and_wrong_returns_under_the_image(monkeypatch):
     slider = W.IntSlider(value=1)
     box = widgets.interactive(lambda n: _threshold_figure(n) if n == 1 else "not a figure", {"n": slider})
     slider.value = 2
+    assert box.wait_redrawn(10)
     assert "must return a matplotlib.figure.Figure" in box.children[-1].value
+    slider.value = 3
+    box.wait_redrawn(10)
+    assert "must return a matplotlib.figure.Figure" in box.children[-1].value
+
+
+def test_widget_draws_only_the_latest_of_quick_changes(monkeypatch):
+    import threading
+    import time
+
+    import ipywidgets as W
+    monkeypatch.setattr(widgets, "widgets_available", lambda: True)
+    monkeypatch.setattr("IPython.display.display", lambda *a, **kw: None)
+    slider = W.IntSlider(value=0, max=100)
+    calls, gate = [], threading.Event()
+
+    def slow(n):
+        calls.append(n)
+        if n:
+            gate.wait(5)  # the first redraw is still drawing while the slider moves on
+        return _threshold_figure(n / 100)
+    box = widgets.interactive(slow, {"n": slider})
+    assert "cu-interactive" in box._dom_classes
+    for n in range(1, 6):
+        slider.value = n
+        time.sleep(0.05)
+    assert "cu-busy" in box._dom_classes
+    gate.set()
+    assert box.wait_redrawn(10) and "cu-busy" not in box._dom_classes
+    assert calls[0] == 0 and calls[1] == 1 and calls[-1] == 5 and len(calls) < 6  # 2, 3, 4 skipped
 
 
 def test_toydata():
@@ -138,3 +169,31 @@ def test_single_thread_restores_the_thread_count():
     with S.single_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_animation_is_an_animated_png_of_the_frames():
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image as PILImage
+
+    def frames():
+        fig = Figure(figsize=(2, 1), dpi=50)
+        ax = fig.subplots()
+        for x in range(3):
+            ax.clear()
+            ax.axvline(x)
+            ax.set_xlim(0, 2)
+            yield fig
+    img = viz.animation(frames(), duration=200)
+    with PILImage.open(io.BytesIO(img.data)) as im:
+        assert im.is_animated and im.n_frames == 3 and im.size == (100, 50) and im.info["duration"] == 200
+    red = np.zeros((4, 6, 3), np.uint8)
+    red[..., 0] = 255
+    assert PILImage.open(io.BytesIO(viz.animation_png([red, red[::-1].copy() * 0], 100))).n_frames == 2
+    with pytest.raises(ValueError, match="same size"):
+        viz.animation_png([red, np.zeros((5, 6, 3), np.uint8)])
+    with pytest.raises(ValueError, match="frames is empty"):
+        viz.animation_png([])
+    with pytest.raises(ValueError, match="duration"):
+        viz.animation_png([red], duration=0)
