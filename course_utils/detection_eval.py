@@ -120,6 +120,7 @@ def torchmetrics_map(preds: list[dict], targets: list[dict]) -> dict[str, float]
     from torchmetrics.detection import MeanAveragePrecision
 
     metric = MeanAveragePrecision(iou_type="bbox", backend="pycocotools", class_metrics=True)
+    metric.warn_on_many_detections = False  # like ours, it keeps each image's 100 best per class
     metric.update([{k: p[k] for k in ("boxes", "scores", "labels")} for p in preds],
                   [{k: t[k] for k in ("boxes", "labels")} for t in targets])
     r = metric.compute()

@@ -7,6 +7,8 @@
     TinyYolo(num_classes, B=2)               a single-stage YOLO v1-style grid detector (one screen of code)
     yolo_step(model, batch)                  its step_fn: the YOLO v1 loss terms of course_utils.detection
     detect(model, dataset, batch_size=16)    predictions on a dataset: a list of {"boxes", "scores", "labels"}
+    cache_features(model, dataset)           the frozen blocks' output per image, computed once
+    CachedFeatures, collate_features, cached_step   train the rest on those features (same result, much faster)
     count_params(model)                      number of trainable parameters
 """
 from __future__ import annotations
@@ -18,11 +20,15 @@ from torch import nn
 
 from . import detection
 
-__all__ = ["mobilenet_backbone", "faster_rcnn", "frcnn_step", "TinyYolo", "yolo_step", "detect", "count_params",
-           "time_inference"]
+__all__ = ["FROZEN", "mobilenet_backbone", "faster_rcnn", "frcnn_step", "TinyYolo", "yolo_step", "detect",
+           "count_params", "time_inference", "cache_features", "CachedFeatures", "collate_features", "cached_step",
+           "coco_pretrained"]
 
 
-def mobilenet_backbone(pretrained: bool = True, cut: int = 14, frozen: int = 4) -> nn.Sequential:
+FROZEN = 11  # blocks 0-10 of MobileNetV2 stay as trained on ImageNet; blocks 11-13 and the heads are trained
+
+
+def mobilenet_backbone(pretrained: bool = True, cut: int = 14, frozen: int = FROZEN) -> nn.Sequential:
     """MobileNetV2 `features[:cut]` (stride 16 and 96 channels for cut=14); the first `frozen` blocks and all
     BatchNorm statistics stay fixed (batches of 8 images are too small to estimate them)."""
     from torchvision.ops.misc import FrozenBatchNorm2d
@@ -70,7 +76,7 @@ def faster_rcnn(num_classes: int, sizes: tuple[int, ...] = (16, 32, 64, 128), ra
     roi_pool = MultiScaleRoIAlign(featmap_names=["0"], output_size=7, sampling_ratio=2)
     head = TwoMLPHead(backbone.out_channels * 7 * 7, head_width)
     options = dict(min_size=image_size, max_size=image_size, rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300,
-                   rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=150, box_batch_size_per_image=128,
+                   rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=150, box_batch_size_per_image=64,
                    box_detections_per_img=50, box_score_thresh=0.01)
     options.update(kwargs)
     return FasterRCNN(backbone, num_classes=None, rpn_anchor_generator=anchors, box_roi_pool=roi_pool,
@@ -82,6 +88,67 @@ def _predictor(width: int, num_classes: int):
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 
     return FastRCNNPredictor(width, num_classes)
+
+
+# ---------------------------------------------------------------- training on cached features
+@torch.no_grad()
+def cache_features(model: nn.Module, dataset, batch_size: int = 32, frozen: int = FROZEN) -> torch.Tensor:
+    """The frozen blocks' output for every image of `dataset`, computed once: (N, C, H/16, W/16).
+    As those blocks never change, training the rest on these features is training the whole model."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(dataset), batch_size):
+        images = [dataset[i][0].to(device) for i in range(start, min(start + batch_size, len(dataset)))]
+        out.append(_stem(model, images, frozen).cpu())
+    return torch.cat(out)
+
+
+def _stem(model: nn.Module, images: list[torch.Tensor], frozen: int) -> torch.Tensor:
+    """Normalised images through the frozen blocks (the detector's own preprocessing)."""
+    if isinstance(model, TinyYolo):
+        return model.backbone[:frozen](model.normalise(torch.stack(images)))
+    return model.backbone[:frozen](model.transform(images)[0].tensors)
+
+
+class CachedFeatures(torch.utils.data.Dataset):
+    """(cached features, target) pairs: the training set of `cached_step`."""
+
+    def __init__(self, features: torch.Tensor, dataset):
+        if len(features) != len(dataset):
+            raise ValueError(f"features has {len(features)} rows but dataset has {len(dataset)} images: "
+                             "cache the same dataset you pass here")
+        self.features = features
+        self.targets = [{k: dataset[i][1][k] for k in ("boxes", "labels")} for i in range(len(dataset))]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i):
+        return self.features[i], self.targets[i]
+
+
+def collate_features(batch):
+    """Stack cached features; keep the targets as a list."""
+    feats, targets = zip(*batch)
+    return torch.stack(feats), list(targets)
+
+
+def cached_step(model: nn.Module, batch, frozen: int = FROZEN) -> dict[str, torch.Tensor]:
+    """fit's step_fn on cached features: the trainable blocks, then the RPN and the box head (Faster R-CNN)
+    or the YOLO head and its loss (TinyYolo)."""
+    from torchvision.models.detection.image_list import ImageList
+
+    feats, targets = batch
+    if isinstance(model, TinyYolo):
+        return yolo_step(model, (feats, targets), from_features=True)
+    features = {"0": model.backbone[frozen:](feats)}
+    size = model.transform.min_size[0]
+    images = ImageList(feats.new_zeros(1, 1, 1, 1).expand(len(feats), 3, size, size), [(size, size)] * len(feats))
+    targets = [{k: t[k] for k in ("boxes", "labels")} for t in targets]
+    proposals, rpn_losses = model.rpn(images, features, targets)
+    _, box_losses = model.roi_heads(features, proposals, images.image_sizes, targets)
+    return {**box_losses, **rpn_losses}
 
 
 def frcnn_step(model: nn.Module, batch) -> dict[str, torch.Tensor]:
@@ -108,10 +175,16 @@ class TinyYolo(nn.Module):
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
-    def forward(self, images) -> torch.Tensor:
-        """images: a (N, 3, H, W) tensor or a list of (3, H, W) -> predictions (N, S, S, B*5 + C)."""
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet's mean and standard deviation per channel, as the pretrained weights expect."""
+        return (x - self.mean) / self.std
+
+    def forward(self, images, from_features: bool = False) -> torch.Tensor:
+        """images: a (N, 3, H, W) tensor or a list of (3, H, W) -> predictions (N, S, S, B*5 + C).
+        from_features=True: `images` are cached outputs of the frozen blocks."""
         x = torch.stack(list(images)) if isinstance(images, (list, tuple)) else images
-        out = self.head(self.backbone((x - self.mean) / self.std)).permute(0, 2, 3, 1)
+        x = self.backbone[FROZEN:](x) if from_features else self.backbone(self.normalise(x))
+        out = self.head(x).permute(0, 2, 3, 1)
         boxes = torch.sigmoid(out[..., :self.B * 5])
         classes = torch.softmax(out[..., self.B * 5:], dim=-1)
         return torch.cat([boxes, classes], dim=-1)
@@ -123,10 +196,10 @@ class TinyYolo(nn.Module):
         return [detection.yolo_decode(o, self.B, self.C, self.image_size, score_thresh, iou_thresh) for o in out]
 
 
-def yolo_step(model: TinyYolo, batch) -> dict[str, torch.Tensor]:
+def yolo_step(model: TinyYolo, batch, from_features: bool = False) -> dict[str, torch.Tensor]:
     """fit's step_fn for TinyYolo: encode the targets on the grid, return the YOLO v1 loss terms."""
     images, targets = batch
-    pred = model(images)
+    pred = model(images, from_features=from_features)
     S = pred.shape[1]
     target = torch.stack([detection.yolo_encode(t["boxes"], t["labels"] - 1, S, model.B, model.C, model.image_size)
                           for t in targets]).to(pred.device)
@@ -160,3 +233,29 @@ def time_inference(model: nn.Module, dataset, n: int = 32, batch_size: int = 8) 
 def count_params(model: nn.Module, trainable: bool = True) -> int:
     """Number of (trainable) parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+
+def coco_pretrained(timeout: float = 20.0):
+    """torchvision's COCO-trained Faster R-CNN (MobileNetV3-FPN, 320 px) with its 91 class names, or
+    (None, None) with one sentence printed when its weights cannot be downloaded (offline)."""
+    import contextlib
+    import io
+    import socket
+    import urllib.error
+
+    from torchvision.models.detection import FasterRCNN_MobileNet_V3_Large_320_FPN_Weights as W
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):  # torch.hub prints a local path
+            model = fasterrcnn_mobilenet_v3_large_320_fpn(weights=W.COCO_V1, weights_backbone=None).eval()
+        return model, W.COCO_V1.meta["categories"]
+    except (urllib.error.URLError, OSError, RuntimeError):
+        print("The COCO-trained detector's weights could not be downloaded (offline?), so this part is skipped; "
+              "online the same cell runs it.")
+        return None, None
+    finally:
+        socket.setdefaulttimeout(old)

@@ -161,3 +161,16 @@ def test_yolo_decode_recovers_the_encoded_boxes():
     order = torch.argsort(out["boxes"][:, 0])
     assert torch.allclose(out["boxes"][order], boxes, atol=1e-3)
     assert out["labels"][order].tolist() == [2, 3]
+
+
+def test_exercise_checks_report_and_never_raise(capsys):
+    assert D.check_iou(lambda a, b: float(D.box_iou(torch.tensor([a], dtype=torch.float32),
+                                                     torch.tensor([b], dtype=torch.float32))))
+    assert not D.check_iou(lambda a, b: ...)
+    assert "not done yet" in capsys.readouterr().out
+    assert not D.check_iou(lambda a, b: 0.5)
+    assert not D.check_decode(lambda p, d: None)
+    assert "not done yet" in capsys.readouterr().out
+    assert D.check_decode(lambda p, d: (p[0] + p[2] * d[0], p[1] + p[3] * d[1], p[2] * math.exp(d[2]),
+                                        p[3] * math.exp(d[3])))
+    assert not D.check_decode(lambda p, d: 1 / 0)
