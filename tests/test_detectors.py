@@ -1,0 +1,89 @@
+"""The two detectors: construction, one training step through fit's step functions, prediction format."""
+import pytest
+import torch
+
+from course_utils import detection, detectors, scenes
+
+
+@pytest.fixture(scope="module")
+def batch():
+    ds = scenes.SceneDataset("val", 4, masks=False)
+    return ds, scenes.collate([ds[i] for i in range(4)])
+
+
+def test_backbone_is_the_stride_16_cut():
+    b = detectors.mobilenet_backbone(pretrained=False)
+    out = b(torch.zeros(1, 3, 160, 160))
+    assert out.shape == (1, 96, 10, 10) and b.out_channels == 96
+    assert not any(p.requires_grad for p in b.parameters())  # the whole cut is frozen by default
+    assert any(p.requires_grad for p in detectors.mobilenet_backbone(pretrained=False, frozen=11)[11].parameters())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in b.modules())
+
+
+def test_faster_rcnn_losses_and_predictions(batch):
+    ds, (images, targets) = batch
+    torch.manual_seed(0)
+    model = detectors.faster_rcnn(len(scenes.CLASSES), pretrained=False)
+    assert 1_000_000 < detectors.count_params(model) < 3_000_000
+    gen = model.rpn.anchor_generator
+    assert gen.num_anchors_per_location() == [12]
+    model.train()
+    losses = detectors.frcnn_step(model, (images, targets))
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
+    sum(losses.values()).backward()
+    preds = detectors.detect(model, ds, batch_size=2)
+    assert len(preds) == 4 and set(preds[0]) == {"boxes", "scores", "labels"}
+    with pytest.raises(ValueError, match="num_classes"):
+        detectors.faster_rcnn(1, pretrained=False)
+
+
+def test_faster_rcnn_uses_the_slides_ratios_as_width_over_height():
+    model = detectors.faster_rcnn(3, sizes=(32,), ratios=(0.5, 1.0, 1.5), pretrained=False)
+    cell = model.rpn.anchor_generator.cell_anchors[0]
+    wh = torch.stack([cell[:, 2] - cell[:, 0], cell[:, 3] - cell[:, 1]], 1)
+    assert torch.allclose(wh[:, 0] / wh[:, 1], torch.tensor([0.5, 1.0, 1.5]), atol=0.06)
+
+
+def test_tiny_yolo_shapes_loss_and_learning(batch):
+    ds, (images, targets) = batch
+    torch.manual_seed(0)
+    model = detectors.TinyYolo(len(scenes.CLASSES) - 1, pretrained=False)
+    out = model(images)
+    assert out.shape == (4, 10, 10, 2 * 5 + 6)
+    assert detection.yolo_output_size(10, 2, 6) == out[0].numel()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-2)
+    first = None
+    model.train()
+    for _ in range(15):
+        losses = detectors.yolo_step(model, (images, targets))
+        assert set(losses) >= {"loss_xy", "loss_wh", "loss_obj", "loss_noobj", "loss_class", "loss"}
+        opt.zero_grad()
+        losses["loss"].backward()
+        opt.step()
+        first = first if first is not None else losses["loss"].item()
+    assert losses["loss"].item() < 0.8 * first  # it can fit one batch
+    preds = detectors.detect(model, ds, batch_size=2)
+    assert len(preds) == 4 and preds[0]["boxes"].shape[1] == 4
+    assert ((preds[0]["labels"] >= 1) & (preds[0]["labels"] <= 6)).all()
+
+
+@pytest.mark.parametrize("kind", ["frcnn", "yolo"])
+def test_cached_training_step_and_detection_equal_the_full_model(batch, kind):
+    ds, (images, targets) = batch
+    torch.manual_seed(0)
+    model = (detectors.faster_rcnn(len(scenes.CLASSES), pretrained=False) if kind == "frcnn"
+             else detectors.TinyYolo(len(scenes.CLASSES) - 1, pretrained=False))
+    feats = detectors.cache_features(model, ds)
+    assert feats.shape[0] == 4 and feats.shape[2:] == (10, 10)
+    model.train()
+    full_step = detectors.frcnn_step if kind == "frcnn" else detectors.yolo_step
+    torch.manual_seed(1)
+    full = full_step(model, (images, targets))
+    torch.manual_seed(1)
+    cached = detectors.cached_step(model, (feats, targets))
+    for key in full:
+        assert torch.allclose(full[key], cached[key], atol=1e-4), key
+    a = detectors.detect(model, ds)
+    b = detectors.detect_features(model, feats)
+    for p, q in zip(a, b):
+        assert torch.allclose(p["scores"], q["scores"], atol=1e-4) and torch.allclose(p["boxes"], q["boxes"], atol=1e-3)
