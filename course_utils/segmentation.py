@@ -240,6 +240,29 @@ def torchmetrics_scores(pred: torch.Tensor, target: torch.Tensor, num_classes: i
             "miou": _nanmean(iou[1:])}
 
 
+def train_segmenter(model: nn.Module, train_data, val_data=None, *, epochs: int, lr: float = 2e-3,
+                    loss_fn=None, num_classes: int | None = None, weight_decay: float = 1e-4, **fit_options):
+    """Train a segmentation model through `course_utils.fit`: AdamW on the trainable parameters, a one-cycle
+    learning rate, per-pixel cross-entropy unless `loss_fn` is given, pixel accuracy (and the batch mIoU
+    if num_classes is given) logged. Returns (history, seconds of wall time, validation included)."""
+    from .train import fit
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters: unfreeze some with p.requires_grad_(True)")
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(train_data),
+                                                    pct_start=0.2)
+    metrics = {"pixel_acc": batch_pixel_accuracy}
+    if num_classes is not None:
+        metrics["batch_mIoU"] = batch_miou(num_classes)
+    t0 = time.perf_counter()
+    history = fit(model, train_data, val_data, epochs=epochs, optimizer=optimizer,
+                  loss_fn=loss_fn or nn.CrossEntropyLoss(), metrics=metrics, scheduler=scheduler,
+                  scheduler_per_step=True, **fit_options)
+    return history, time.perf_counter() - t0
+
+
 # ---------------------------------------------------------------- data
 class SemanticDataset(torch.utils.data.Dataset):
     """(image, class mask) pairs from a dataset that yields (image, target) with target["masks"] (K, H, W)
@@ -309,3 +332,79 @@ def stack_semantic(dataset: torch.utils.data.Dataset, limit: int | None = None
     n = len(sem) if limit is None else min(limit, len(sem))
     pairs = [sem[i] for i in range(n)]
     return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
+
+# ---------------------------------------------------------------- exercise checks
+def _not_done(what: str, hint: str) -> bool:
+    """Feedback for an exercise that has not been written yet."""
+    print(f"❌ {what}: not done yet. {hint}")
+    return False
+
+
+def check_iou_from_confusion(fn) -> bool:
+    """Exercise: fn(cm) -> per-class IoU (NaN for a class absent from truth and prediction), vs iou_per_class."""
+    what, hint = "iou_from_confusion", ("IoU_c = cm[c, c] / (row c sum + column c sum - cm[c, c]); "
+                                        "use NaN where that union is 0.")
+    if fn is None or fn is Ellipsis:
+        return _not_done(what, hint)
+    rng = np.random.default_rng(0)
+    cases = [torch.tensor([[10, 2, 0], [1, 3, 0], [0, 0, 0]]),
+             torch.tensor(rng.integers(0, 50, (5, 5))), torch.eye(4, dtype=torch.int64) * 7]
+    for i, cm in enumerate(cases):
+        try:
+            got = fn(cm.clone())
+        except Exception as err:  # a student's error, shown briefly
+            print(f"❌ {what}: not yet. It raised {type(err).__name__}: {err}")
+            return False
+        if got is None or got is Ellipsis:
+            return _not_done(what, hint)
+        got = torch.as_tensor(np.asarray(got, dtype=np.float64))
+        want = iou_per_class(cm)
+        if got.shape != want.shape or not torch.allclose(got, want, equal_nan=True, atol=1e-9):
+            print(f"❌ {what}: not yet. Case {i} gives {np.round(got.numpy(), 3).tolist()}, expected "
+                  f"{np.round(want.numpy(), 3).tolist()}. {hint}")
+            return False
+    print(f"✅ {what}: correct! (3 confusion matrices, including a class absent from both)")
+    return True
+
+
+def check_up_block(cls) -> bool:
+    """Exercise: cls(c_in, c_skip, c_out) behaves as segnets.UpBlock (same layers, same output)."""
+    from .segnets import UpBlock
+
+    what = "your U-Net up-sampling block"
+    hint = ("up: ConvTranspose2d(c_in, c_in // 2, 2, stride=2); then torch.cat([up(x), skip], dim=1); "
+            "then conv_block(c_in // 2 + c_skip, c_out).")
+    if cls is None or cls is Ellipsis:
+        return _not_done(what, hint)
+    torch.manual_seed(0)
+    x, skip = torch.randn(2, 32, 5, 7), torch.randn(2, 16, 10, 14)
+    try:
+        mine, ref = cls(32, 16, 16).eval(), UpBlock(32, 16, 16).eval()
+        with torch.no_grad():
+            out = mine(x, skip)
+    except Exception as err:
+        print(f"❌ {what}: not yet. It raised {type(err).__name__}: {err}")
+        return False
+    if out is None:
+        return _not_done(what, hint)
+    if tuple(out.shape) != (2, 16, 10, 14):
+        print(f"❌ {what}: not yet. Output shape {tuple(out.shape)}, expected (2, 16, 10, 14). {hint}")
+        return False
+    n_mine, n_ref = sum(p.numel() for p in mine.parameters()), sum(p.numel() for p in ref.parameters())
+    if n_mine != n_ref:
+        print(f"❌ {what}: not yet. {n_mine:,} parameters, expected {n_ref:,}. {hint}")
+        return False
+    try:
+        ref.load_state_dict(mine.state_dict())
+    except RuntimeError:
+        print(f"✅ {what}: right shape and {n_mine:,} parameters (names differ from UpBlock's, so outputs "
+              "were not compared).")
+        return True
+    with torch.no_grad():
+        same = torch.allclose(ref(x, skip), out, atol=1e-5)
+    if not same:
+        print(f"❌ {what}: not yet. Same layers, different output: concatenate [up(x), skip] in that order. {hint}")
+        return False
+    print(f"✅ {what}: correct! (same output as segnets.UpBlock with the same weights)")
+    return True
