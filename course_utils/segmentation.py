@@ -408,3 +408,38 @@ def check_up_block(cls) -> bool:
         return False
     print(f"✅ {what}: correct! (same output as segnets.UpBlock with the same weights)")
     return True
+
+
+class FeatureLoader:
+    """Mini-batches of (cached features, masks) for a model whose first layers are frozen (segnets.CachedHead).
+
+    features: a tuple of tensors with one row per image; flipped: the same computed on the horizontally
+    flipped images (optional): each example of a batch then comes flipped (features and mask) with
+    probability 1/2, as SegLoader's flips."""
+
+    def __init__(self, features: tuple[torch.Tensor, ...], masks: torch.Tensor, batch_size: int = 16,
+                 shuffle: bool = True, flipped: tuple[torch.Tensor, ...] | None = None, seed: int = 0) -> None:
+        if any(len(f) != len(masks) for f in features):
+            raise ValueError(f"every feature tensor needs one row per mask ({len(masks)}), got "
+                             f"{[len(f) for f in features]}")
+        if flipped is not None and [f.shape for f in flipped] != [f.shape for f in features]:
+            raise ValueError("flipped must hold the same tensors as features, computed on flipped images")
+        self.features, self.flipped, self.masks = tuple(features), flipped, masks.long()
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.masks) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.masks)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for i in range(0, n, self.batch_size):
+            idx = order[i:i + self.batch_size]
+            feats, y = tuple(f[idx] for f in self.features), self.masks[idx]
+            if self.flipped is not None:
+                f = torch.rand(len(idx), generator=self.generator) < 0.5
+                feats = tuple(torch.where(f.view(-1, *[1] * (a.ndim - 1)), b[idx], a)
+                              for a, b in zip(feats, self.flipped))
+                y = torch.where(f[:, None, None], y.flip(-1), y)
+            yield feats, y

@@ -242,7 +242,7 @@ class DeepLabV3(nn.Module):
 
     def __init__(self, num_classes: int, pretrained: bool = True, output_stride: int = 16,
                  rates: Sequence[int] = (6, 12, 18), aspp_channels: int = 128, decoder: bool = False,
-                 features: nn.Sequential | None = None) -> None:
+                 low_channels: int = 32, features: nn.Sequential | None = None) -> None:
         super().__init__()
         _check_classes(num_classes)
         self.normalize = Normalize()
@@ -253,25 +253,67 @@ class DeepLabV3(nn.Module):
         self.decoder = decoder
         c = aspp_channels
         if decoder:
-            self.low = nn.Sequential(nn.Conv2d(24, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU())
-            c = aspp_channels + 32
+            self.low = nn.Sequential(nn.Conv2d(24, low_channels, 1, bias=False), nn.BatchNorm2d(low_channels),
+                                     nn.ReLU())
+            c = aspp_channels + low_channels
         self.head = nn.Sequential(nn.Conv2d(c, aspp_channels, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(aspp_channels), nn.ReLU(), nn.Conv2d(aspp_channels, num_classes, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x)
-        size = x.shape[-2:]
-        x = self.normalize(x)
-        low = None
-        for i, block in enumerate(self.backbone):
+    def encode(self, x: torch.Tensor, blocks: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Run the normalisation and the first `blocks` encoder blocks: (stride-4 features or None, features)."""
+        x, low = self.normalize(x), None
+        for i, block in enumerate(self.backbone[:blocks]):
             x = block(x)
             if i == 3:
                 low = x                                             # stride 4, 24 channels
+        return low, x
+
+    def decode(self, low: torch.Tensor | None, x: torch.Tensor, start: int, size: Sequence[int]) -> torch.Tensor:
+        """The rest: encoder blocks from `start` on, ASPP, (decoder), head; logits resized to `size`."""
+        for i, block in enumerate(self.backbone[start:], start=start):
+            x = block(x)
+            if i == 3:
+                low = x
         x = self.aspp(x)
         if self.decoder:
             low = self.low(low)
             x = torch.cat([F.interpolate(x, size=low.shape[-2:], mode="bilinear", align_corners=False), low], 1)
-        return F.interpolate(self.head(x), size=size, mode="bilinear", align_corners=False)
+        return F.interpolate(self.head(x), size=tuple(size), mode="bilinear", align_corners=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_images(x)
+        return self.decode(*self.encode(x, 0), start=0, size=x.shape[-2:])
+
+
+class CachedHead(nn.Module):
+    """The trainable rest of a DeepLabV3 whose first `start` blocks are frozen: its input is the cached output
+    of those blocks, (stride-4 features, features), so training skips the frozen blocks entirely. It shares
+    its parameters with `model`: training it trains the model."""
+
+    def __init__(self, model: DeepLabV3, start: int, size: Sequence[int]) -> None:
+        super().__init__()
+        if start < 4 and model.decoder:
+            raise ValueError("with decoder=True the cache must include block 3 (start >= 4)")
+        self.model, self.start, self.size = model, start, tuple(size)
+
+    def forward(self, feats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        low, x = feats
+        return self.model.decode(low if low.numel() else None, x, self.start, self.size)
+
+
+@torch.no_grad()
+def cache_features(model: DeepLabV3, images: torch.Tensor, blocks: int, batch_size: int = 50
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen blocks' outputs for every image, in eval mode: (stride-4 features, block `blocks` output)."""
+    was_training = model.training
+    model.eval()
+    lows, xs = [], []
+    for i in range(0, len(images), batch_size):
+        low, x = model.encode(images[i:i + batch_size], blocks)
+        lows.append(low if low is not None else torch.empty(len(x), 0))
+        xs.append(x)
+    model.train(was_training)
+    return torch.cat(lows), torch.cat(xs)
 
 
 def valid_tap_fraction(feature_size: int, rate: int, kernel_size: int = 3) -> float:
@@ -349,3 +391,14 @@ def build(name: str, num_classes: int, **options) -> nn.Module:
     if name not in makers:
         raise ValueError(f"name must be one of {sorted(makers)}, got {name!r}")
     return makers[name]()
+
+
+def frozen_parameters(model: nn.Module, blocks: int) -> list[nn.Parameter]:
+    """The parameters of a DeepLabV3's first `blocks` encoder blocks (to freeze them); [] for 0 or other models."""
+    if blocks < 0:
+        raise ValueError(f"blocks must be >= 0, got {blocks}")
+    if blocks == 0:
+        return []
+    if not isinstance(model, DeepLabV3):
+        raise ValueError(f"only a DeepLabV3's encoder blocks can be frozen here, got {type(model).__name__}")
+    return list(model.backbone[:blocks].parameters())

@@ -150,3 +150,17 @@ def test_evaluate_segmentation_counts_every_pixel():
     y = torch.randint(0, 3, (6, 4, 4))
     cm, ms = seg.evaluate_segmentation(Const(), seg.SegLoader(torch.rand(6, 3, 4, 4), y, batch_size=4), 3)
     assert cm.sum() == 96 and cm[:, 1].sum() == 96 and ms >= 0
+
+
+def test_feature_loader_flips_features_and_masks_together():
+    feats = (torch.arange(1.0, 9.0).view(8, 1, 1, 1),)         # image i's "features" = i + 1
+    flipped = (-feats[0],)                                      # those of the flipped image = -(i + 1)
+    masks = torch.arange(8 * 2 * 3).view(8, 2, 3)
+    (f,), y = next(iter(seg.FeatureLoader(feats, masks, batch_size=8, shuffle=False, flipped=flipped)))
+    flips = (f.view(-1) < 0).tolist()
+    assert 0 < sum(flips) < 8                                   # some flipped, some not (seed 0)
+    for i, was_flipped in enumerate(flips):
+        assert abs(f.view(-1)[i].item()) == i + 1
+        assert torch.equal(y[i], masks[i].flip(-1) if was_flipped else masks[i])
+    with pytest.raises(ValueError, match="one row per mask"):
+        seg.FeatureLoader((torch.zeros(3, 1),), masks)

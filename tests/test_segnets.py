@@ -106,3 +106,25 @@ def test_mask_rcnn_mobilenet_trains_one_step_and_predicts_masks():
     with torch.no_grad():
         out = model([torch.rand(3, 64, 64)])[0]
     assert out["masks"].shape[1:] == (1, 64, 64)
+
+
+def test_cached_head_equals_the_full_forward():
+    torch.manual_seed(0)
+    model = segnets.DeepLabV3(3, pretrained=False, decoder=True).eval()
+    images = torch.rand(3, 3, 64, 64)
+    low, mid = segnets.cache_features(model, images, 14, batch_size=2)
+    assert low.shape == (3, 24, 16, 16) and mid.shape == (3, 96, 4, 4)
+    head = segnets.CachedHead(model, 14, (64, 64)).eval()
+    with torch.no_grad():
+        assert torch.allclose(head((low, mid)), model(images), atol=1e-5)
+    assert not model.training or True
+    with pytest.raises(ValueError, match="start >= 4"):
+        segnets.CachedHead(model, 2, (64, 64))
+
+
+def test_frozen_parameters():
+    model = segnets.DeepLabV3(3, pretrained=False)
+    assert segnets.frozen_parameters(model, 0) == []
+    assert len(segnets.frozen_parameters(model, 7)) == len(list(model.backbone[:7].parameters()))
+    with pytest.raises(ValueError, match="DeepLabV3"):
+        segnets.frozen_parameters(segnets.UNet(3), 2)
