@@ -338,12 +338,29 @@ class _Features(nn.Module):
         return self.body(x)
 
 
+def frozen_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every BatchNorm2d in `module` (in place) by torchvision's FrozenBatchNorm2d with the same statistics
+    and affine parameters: a frozen backbone then stays frozen in train mode too (as in torchvision's detectors)."""
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            for key in ("weight", "bias", "running_mean", "running_var"):
+                getattr(frozen, key).copy_(getattr(child, key).detach())
+            setattr(module, name, frozen)
+        else:
+            frozen_batchnorm(child)
+    return module
+
+
 def mask_rcnn_mobilenet(num_classes: int, pretrained: bool = True, image_size: int = 128,
                         anchor_sizes: Sequence[int] = (16, 32, 64, 128), mask_channels: int = 64,
-                        box_head: int = 256) -> nn.Module:
+                        box_head: int = 256, freeze_backbone: bool = False) -> nn.Module:
     """torchvision's MaskRCNN on MobileNetV2 features[:14] (stride 16, 96 channels), sized for a CPU.
 
-    num_classes counts the background. Images are kept at `image_size` (no up-scaling to 800 px). The box
+    num_classes counts the background. freeze_backbone: the encoder's weights and BatchNorm statistics stay
+    fixed (only the RPN and the RoI heads train). Images are kept at `image_size` (no up-scaling to 800 px). The box
     head is RoI Align 7x7 + two fully connected layers; the mask head is RoI Align 14x14 + four 3x3 convs +
     a 2x2 stride-2 transposed conv + a 1x1 conv giving one 28x28 binary mask per class (as in the paper).
     """
@@ -356,7 +373,10 @@ def mask_rcnn_mobilenet(num_classes: int, pretrained: bool = True, image_size: i
     from . import pretrained as pre
 
     _check_classes(num_classes)
-    backbone = _Features(pre.mobilenet_v2(pretrained=pretrained).features[:14], 96)
+    body = pre.mobilenet_v2(pretrained=pretrained).features[:14]
+    if freeze_backbone:
+        frozen_batchnorm(body).requires_grad_(False)
+    backbone = _Features(body, 96)
     anchors = AnchorGenerator(sizes=(tuple(anchor_sizes),), aspect_ratios=((0.5, 1.0, 2.0),))
     return MaskRCNN(
         backbone, num_classes=None, min_size=image_size, max_size=image_size,

@@ -94,7 +94,9 @@ def test_valid_tap_fraction():
 
 def test_mask_rcnn_mobilenet_trains_one_step_and_predicts_masks():
     torch.manual_seed(0)
-    model = segnets.mask_rcnn_mobilenet(3, pretrained=False, image_size=64)
+    model = segnets.mask_rcnn_mobilenet(3, pretrained=False, image_size=64, freeze_backbone=True)
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.backbone.modules())
     masks = torch.zeros(1, 64, 64, dtype=torch.uint8)
     masks[0, 10:30, 12:40] = 1
     target = {"boxes": torch.tensor([[12.0, 10.0, 40.0, 30.0]]), "labels": torch.tensor([1]), "masks": masks}
