@@ -41,4 +41,4 @@ student: $(VENV)/.installed
 	$(PY) tools/nbtools.py student notebooks/*.ipynb --out student/
 
 clean:
-	rm -rf $(VENV) student .pytest_cache
+	rm -rf $(VENV) build .pytest_cache
