@@ -340,20 +340,22 @@ def _try(fn, *args):
     except Exception as err:  # show the student's own error briefly
         return None, f"It raised {type(err).__name__}: {err}"
     if out is None or out is Ellipsis:
-        return None, "not done yet: replace the ... with your code and return the result."
+        return None, "Replace the ... with your code and return the result."
     return out, ""
 
 
 def check_iou(fn) -> bool:
     """Exercise check: fn(a, b) -> IoU of two boxes (x1, y1, x2, y2) given as lists, a float."""
-    from .checks import _report
+    from .checks import _report, is_unsolved, not_done
 
+    if is_unsolved(fn):
+        return not_done("your IoU", "Write the function, then pass it (not its result) to the check.")
     cases = [([0, 0, 2, 2], [1, 1, 3, 3]), ([0, 0, 10, 10], [0, 0, 10, 10]), ([0, 0, 1, 1], [2, 2, 3, 3]),
              ([0, 0, 4, 2], [1, -1, 3, 5]), ([10, 20, 40, 60], [25, 30, 70, 50])]
     for a, b in cases:
         got, hint = _try(fn, a, b)
         if got is None:
-            return _report(False, "your IoU", hint)
+            return not_done("your IoU", hint) if hint.startswith("Replace") else _report(False, "your IoU", hint)
         want = float(box_iou(torch.tensor([a], dtype=torch.float32), torch.tensor([b], dtype=torch.float32)))
         if not math.isclose(float(got), want, rel_tol=1e-5, abs_tol=1e-7):
             return _report(False, "your IoU", f"IoU({a}, {b}) should be {want:.4f}, got {float(got):.4f}. "
@@ -363,14 +365,16 @@ def check_iou(fn) -> bool:
 
 def check_decode(fn) -> bool:
     """Exercise check: fn(P, d) -> G^ = (Px + Pw dx, Py + Ph dy, Pw exp(dw), Ph exp(dh)) as 4 numbers."""
-    from .checks import _report
+    from .checks import _report, is_unsolved, not_done
 
+    if is_unsolved(fn):
+        return not_done("your decode", "Write the function, then pass it (not its result) to the check.")
     cases = [((50, 50, 20, 40), (0.1, -0.2, math.log(2), 0.0)), ((10, 20, 30, 40), (0.0, 0.0, 0.0, 0.0)),
              ((100, 80, 64, 32), (-0.5, 0.25, -math.log(2), math.log(3)))]
     for p, d in cases:
         got, hint = _try(fn, p, d)
         if got is None:
-            return _report(False, "your decode", hint)
+            return not_done("your decode", hint) if hint.startswith("Replace") else _report(False, "your decode", hint)
         want = decode(torch.tensor([p], dtype=torch.float32), torch.tensor([d], dtype=torch.float32))[0]
         got = torch.as_tensor([float(v) for v in got])
         if got.shape != (4,) or not torch.allclose(got, want, atol=1e-4):

@@ -380,7 +380,10 @@ def check_up_block(cls) -> bool:
     torch.manual_seed(0)
     x, skip = torch.randn(2, 32, 5, 7), torch.randn(2, 16, 10, 14)
     try:
-        mine, ref = cls(32, 16, 16).eval(), UpBlock(32, 16, 16).eval()
+        mine, ref = cls(32, 16, 16), UpBlock(32, 16, 16).eval()
+        if mine is None:
+            return _not_done(what, hint)
+        mine.eval()
         with torch.no_grad():
             out = mine(x, skip)
     except Exception as err:
