@@ -8,6 +8,7 @@
     yolo_step(model, batch)                  its step_fn: the YOLO v1 loss terms of course_utils.detection
     detect(model, dataset, batch_size=16)    predictions on a dataset: a list of {"boxes", "scores", "labels"}
     cache_features(model, dataset)           the frozen blocks' output per image, computed once
+    extend_features(model, features, start)  more frozen blocks on top of features cached at block `start`
     CachedFeatures, collate_features, cached_step   train the rest on those features (same result, much faster)
     detect_features(model, features)         detect from cached features (the same predictions as `detect`)
     count_params(model)                      number of trainable parameters
@@ -22,7 +23,7 @@ from torch import nn
 from . import detection
 
 __all__ = ["FROZEN", "mobilenet_backbone", "faster_rcnn", "frcnn_step", "TinyYolo", "yolo_step", "detect",
-           "count_params", "time_inference", "cache_features", "CachedFeatures", "collate_features", "cached_step",
+           "count_params", "time_inference", "cache_features", "extend_features", "CachedFeatures", "collate_features", "cached_step",
            "detect_features",
            "coco_pretrained"]
 
@@ -64,9 +65,12 @@ def _freeze_batchnorm(module: nn.Module, frozen_cls) -> nn.Module:
 
 
 def faster_rcnn(num_classes: int, sizes: tuple[int, ...] = (16, 32, 64, 128), ratios: tuple[float, ...] = (0.5, 1.0, 1.5),
-                image_size: int = 160, head_width: int = 256, pretrained: bool = True, frozen: int = FROZEN, **kwargs):
+                image_size: int = 160, upscale: int = 1, head_width: int = 256, pretrained: bool = True,
+                frozen: int = FROZEN, **kwargs):
     """torchvision's Faster R-CNN on the stride-16 MobileNetV2 cut; num_classes counts the background.
-    Anchors: every size with every width/height ratio at each of the 10 x 10 feature cells (160 px images)."""
+    Anchors: every size with every width/height ratio at each feature cell (10 x 10 for 160 px images).
+    upscale=2: the detector's transform enlarges the images 2x (a 20 x 20 feature map, finer anchors); sizes
+    stay in the original image's pixels and predictions come back in them."""
     from torchvision.models.detection import FasterRCNN
     from torchvision.models.detection.anchor_utils import AnchorGenerator
     from torchvision.models.detection.faster_rcnn import TwoMLPHead
@@ -74,17 +78,19 @@ def faster_rcnn(num_classes: int, sizes: tuple[int, ...] = (16, 32, 64, 128), ra
 
     if num_classes < 2:
         raise ValueError(f"num_classes counts the background too, so it must be >= 2, got {num_classes}")
-    backbone = mobilenet_backbone(pretrained=pretrained)
+    backbone = mobilenet_backbone(pretrained=pretrained, frozen=frozen)
     # ratios are width / height as in the slides; torchvision's aspect_ratios are height / width
-    anchors = AnchorGenerator(sizes=(tuple(sizes),), aspect_ratios=(detection.torchvision_ratios(ratios),))
+    anchors = AnchorGenerator(sizes=(tuple(s * upscale for s in sizes),), aspect_ratios=(detection.torchvision_ratios(ratios),))
     roi_pool = MultiScaleRoIAlign(featmap_names=["0"], output_size=7, sampling_ratio=2)
     head = TwoMLPHead(backbone.out_channels * 7 * 7, head_width)
-    options = dict(min_size=image_size, max_size=image_size, rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300,
+    options = dict(min_size=image_size * upscale, max_size=image_size * upscale, rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300,
                    rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=150, box_batch_size_per_image=64,
                    box_detections_per_img=50, box_score_thresh=0.01)
     options.update(kwargs)
-    return FasterRCNN(backbone, num_classes=None, rpn_anchor_generator=anchors, box_roi_pool=roi_pool,
-                      box_head=head, box_predictor=_predictor(head_width, num_classes), **options)
+    model = FasterRCNN(backbone, num_classes=None, rpn_anchor_generator=anchors, box_roi_pool=roi_pool,
+                       box_head=head, box_predictor=_predictor(head_width, num_classes), **options)
+    model.image_size = image_size  # the size of the images it is given (cached_step and detect_features need it)
+    return model
 
 
 def _predictor(width: int, num_classes: int):
@@ -108,12 +114,20 @@ def cache_features(model: nn.Module, dataset, batch_size: int = 32) -> torch.Ten
     return torch.cat(out)
 
 
+@torch.no_grad()
+def extend_features(model: nn.Module, features: torch.Tensor, start: int, batch_size: int = 100) -> torch.Tensor:
+    """`model`'s frozen blocks from `start` on, applied to features cached at block `start` (by another model
+    with the same pretrained blocks): the cache of `model` without running the first blocks again."""
+    blocks = model.backbone[start:model.backbone.frozen]
+    return torch.cat([blocks(f) for f in features.split(batch_size)])
+
+
 def _stem(model: nn.Module, images: list[torch.Tensor]) -> torch.Tensor:
     """Normalised images through the frozen blocks (the detector's own preprocessing)."""
     frozen = model.backbone.frozen
-    if isinstance(model, TinyYolo):
-        return model.backbone[:frozen](model.normalise(torch.stack(images)))
-    return model.backbone[:frozen](model.transform(images)[0].tensors)
+    x = model.normalise(torch.stack(images)) if isinstance(model, TinyYolo) else model.transform(images)[0].tensors
+    # channels_last: the same numbers, computed 2x faster by PyTorch's CPU convolutions
+    return model.backbone[:frozen](x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
 class CachedFeatures(torch.utils.data.Dataset):
@@ -150,7 +164,8 @@ def cached_step(model: nn.Module, batch) -> dict[str, torch.Tensor]:
     features = {"0": model.backbone[model.backbone.frozen:](feats)}
     size = model.transform.min_size[0]
     images = ImageList(feats.new_zeros(1, 1, 1, 1).expand(len(feats), 3, size, size), [(size, size)] * len(feats))
-    targets = [{k: t[k] for k in ("boxes", "labels")} for t in targets]
+    scale = size / model.image_size  # the transform enlarged the images (and their boxes) by this factor
+    targets = [{"boxes": t["boxes"] * scale, "labels": t["labels"]} for t in targets]
     proposals, rpn_losses = model.rpn(images, features, targets)
     _, box_losses = model.roi_heads(features, proposals, images.image_sizes, targets)
     return {**box_losses, **rpn_losses}
@@ -174,7 +189,7 @@ def detect_features(model: nn.Module, features: torch.Tensor, batch_size: int = 
             maps = {"0": model.backbone[model.backbone.frozen:](f)}
             proposals, _ = model.rpn(images, maps)
             preds, _ = model.roi_heads(maps, proposals, sizes)
-            preds = model.transform.postprocess(preds, sizes, sizes)
+            preds = model.transform.postprocess(preds, sizes, [(model.image_size, model.image_size)] * len(f))
         out += [{k: v.cpu() for k, v in p.items()} for p in preds]
     return out
 
@@ -190,13 +205,14 @@ class TinyYolo(nn.Module):
     """YOLO v1 on a small scale: backbone -> 3x3 conv -> 1x1 conv to S x S x (B*5 + C), activated.
 
     Per cell and box: x, y (offset in the cell) and sqrt(w), sqrt(h) (relative to the image) and the
-    confidence, all through a sigmoid; then C class probabilities (softmax). S = image_size / 16.
+    confidence, all through a sigmoid; then C class probabilities (softmax). S = image_size * upscale / 16
+    (upscale=2: the images are enlarged 2x first, as faster_rcnn(upscale=2) does).
     """
 
     def __init__(self, num_classes: int, boxes_per_cell: int = 2, image_size: int = 160, pretrained: bool = True,
-                 width: int = 128, frozen: int = FROZEN):
+                 width: int = 128, frozen: int = FROZEN, upscale: int = 1):
         super().__init__()
-        self.C, self.B, self.image_size = num_classes, boxes_per_cell, image_size
+        self.C, self.B, self.image_size, self.upscale = num_classes, boxes_per_cell, image_size, upscale
         self.backbone = mobilenet_backbone(pretrained=pretrained, frozen=frozen)
         self.head = nn.Sequential(nn.Conv2d(self.backbone.out_channels, width, 3, padding=1), nn.BatchNorm2d(width),
                                   nn.LeakyReLU(0.1), nn.Conv2d(width, boxes_per_cell * 5 + num_classes, 1))
@@ -204,8 +220,13 @@ class TinyYolo(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet's mean and standard deviation per channel, as the pretrained weights expect."""
-        return (x - self.mean) / self.std
+        """ImageNet's mean and standard deviation per channel, as the pretrained weights expect; then the
+        enlargement by `upscale` (bilinear, as torchvision's detection transform)."""
+        x = (x - self.mean) / self.std
+        if self.upscale == 1:
+            return x
+        return nn.functional.interpolate(x, size=(x.shape[-2] * self.upscale, x.shape[-1] * self.upscale),
+                                         mode="bilinear", align_corners=False)
 
     def forward(self, images, from_features: bool = False) -> torch.Tensor:
         """images: a (N, 3, H, W) tensor or a list of (3, H, W) -> predictions (N, S, S, B*5 + C).

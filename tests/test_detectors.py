@@ -67,14 +67,14 @@ def test_tiny_yolo_shapes_loss_and_learning(batch):
     assert ((preds[0]["labels"] >= 1) & (preds[0]["labels"] <= 6)).all()
 
 
-@pytest.mark.parametrize("kind", ["frcnn", "yolo"])
-def test_cached_training_step_and_detection_equal_the_full_model(batch, kind):
+@pytest.mark.parametrize("kind,upscale,frozen", [("frcnn", 1, 14), ("yolo", 1, 14), ("frcnn", 2, 11), ("yolo", 2, 14)])
+def test_cached_training_step_and_detection_equal_the_full_model(batch, kind, upscale, frozen):
     ds, (images, targets) = batch
     torch.manual_seed(0)
-    model = (detectors.faster_rcnn(len(scenes.CLASSES), pretrained=False) if kind == "frcnn"
-             else detectors.TinyYolo(len(scenes.CLASSES) - 1, pretrained=False))
+    model = (detectors.faster_rcnn(len(scenes.CLASSES), pretrained=False, upscale=upscale, frozen=frozen)
+             if kind == "frcnn" else detectors.TinyYolo(len(scenes.CLASSES) - 1, pretrained=False, upscale=upscale))
     feats = detectors.cache_features(model, ds)
-    assert feats.shape[0] == 4 and feats.shape[2:] == (10, 10)
+    assert feats.shape[0] == 4 and feats.shape[2:] == (10 * upscale, 10 * upscale)
     model.train()
     full_step = detectors.frcnn_step if kind == "frcnn" else detectors.yolo_step
     torch.manual_seed(1)
@@ -87,3 +87,18 @@ def test_cached_training_step_and_detection_equal_the_full_model(batch, kind):
     b = detectors.detect_features(model, feats)
     for p, q in zip(a, b):
         assert torch.allclose(p["scores"], q["scores"], atol=1e-4) and torch.allclose(p["boxes"], q["boxes"], atol=1e-3)
+
+
+def test_upscaled_predictions_come_back_in_image_pixels_and_caches_compose(batch):
+    ds, _ = batch
+    torch.manual_seed(0)
+    frcnn = detectors.faster_rcnn(len(scenes.CLASSES), pretrained=False, upscale=2, frozen=11)
+    assert frcnn.transform.min_size == (320,) and frcnn.rpn.anchor_generator.sizes == ((32, 64, 128, 256),)
+    preds = detectors.detect(frcnn, ds)
+    assert all(float(p["boxes"].max()) <= 160 for p in preds if len(p["boxes"]))
+    # TinyYolo's 14-block cache = its blocks 11-13 on the block-11 cache (same pretrained=False weights by seed)
+    torch.manual_seed(0)
+    yolo = detectors.TinyYolo(len(scenes.CLASSES) - 1, pretrained=False, upscale=2)
+    yolo.backbone[:11].load_state_dict(frcnn.backbone[:11].state_dict())
+    extended = detectors.extend_features(yolo, detectors.cache_features(frcnn, ds), start=11)
+    assert torch.allclose(extended, detectors.cache_features(yolo, ds), atol=1e-4)
