@@ -64,6 +64,12 @@ def _freeze_batchnorm(module: nn.Module, frozen_cls) -> nn.Module:
     return module
 
 
+def _check_upscale(upscale: int) -> None:
+    """Clear error for an enlargement factor that is not a positive whole number."""
+    if isinstance(upscale, bool) or not isinstance(upscale, int) or upscale < 1:
+        raise ValueError(f"upscale must be a whole number >= 1 (1 keeps the size, 2 doubles it), got {upscale!r}")
+
+
 def faster_rcnn(num_classes: int, sizes: tuple[int, ...] = (16, 32, 64, 128), ratios: tuple[float, ...] = (0.5, 1.0, 1.5),
                 image_size: int = 160, upscale: int = 1, head_width: int = 256, pretrained: bool = True,
                 frozen: int = FROZEN, **kwargs):
@@ -78,6 +84,7 @@ def faster_rcnn(num_classes: int, sizes: tuple[int, ...] = (16, 32, 64, 128), ra
 
     if num_classes < 2:
         raise ValueError(f"num_classes counts the background too, so it must be >= 2, got {num_classes}")
+    _check_upscale(upscale)
     backbone = mobilenet_backbone(pretrained=pretrained, frozen=frozen)
     # ratios are width / height as in the slides; torchvision's aspect_ratios are height / width
     anchors = AnchorGenerator(sizes=(tuple(s * upscale for s in sizes),), aspect_ratios=(detection.torchvision_ratios(ratios),))
@@ -212,6 +219,7 @@ class TinyYolo(nn.Module):
     def __init__(self, num_classes: int, boxes_per_cell: int = 2, image_size: int = 160, pretrained: bool = True,
                  width: int = 128, frozen: int = FROZEN, upscale: int = 1):
         super().__init__()
+        _check_upscale(upscale)
         self.C, self.B, self.image_size, self.upscale = num_classes, boxes_per_cell, image_size, upscale
         self.backbone = mobilenet_backbone(pretrained=pretrained, frozen=frozen)
         self.head = nn.Sequential(nn.Conv2d(self.backbone.out_channels, width, 3, padding=1), nn.BatchNorm2d(width),

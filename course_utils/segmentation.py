@@ -5,7 +5,8 @@ a mask of class indices shaped (N, H, W). Everything here is written out, and ch
 notebook 10 against the library (`F.cross_entropy`, `torchmetrics.JaccardIndex`, scikit-learn's confusion matrix).
 
     losses    pixel_cross_entropy (optionally class-weighted), class_weights, dice_loss, CEDiceLoss
-    metrics   confusion_matrix -> scores(cm): pixel accuracy, per-class IoU and Dice, mIoU (background excluded)
+    metrics   confusion_matrix -> scores(cm): pixel accuracy, per-class IoU and Dice, mIoU (background excluded);
+              resolution_ceiling: the best scores a prediction made at a coarser stride can reach
     models    evaluate_segmentation (one confusion matrix over a loader), per_image_iou, predict_masks
     data      SemanticDataset (an instance-mask dataset seen as (image, class mask) pairs), SegLoader
 
@@ -174,6 +175,20 @@ def scores(cm: torch.Tensor, exclude_background: bool = True) -> dict:
             "miou": _nanmean(iou[first:]), "mean_dice": _nanmean(dice[first:])}
 
 
+def resolution_ceiling(masks: torch.Tensor, num_classes: int, stride: int) -> dict:
+    """Scores of the best prediction a network can make whose class scores live on a grid `stride` times coarser
+    than the image and are resized bilinearly (as DeepLab's): the one-hot truth averaged over every stride x stride
+    cell, resized back to the image, argmax. Thin or small objects lose IoU even with perfect scores."""
+    if not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive int (e.g. 4 or 16), got {stride!r}")
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be (N, H, W) class indices, got {tuple(masks.shape)}")
+    onehot = F.one_hot(masks.long(), num_classes).permute(0, 3, 1, 2).float()
+    coarse = F.avg_pool2d(onehot, stride, ceil_mode=True)
+    best = F.interpolate(coarse, size=masks.shape[-2:], mode="bilinear", align_corners=False).argmax(1)
+    return scores(confusion_matrix(best, masks, num_classes))
+
+
 def batch_pixel_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """For `fit(metrics=...)`: the fraction of right pixels in a batch (a 0-d tensor)."""
     return (outputs.argmax(1) == targets).float().mean()
@@ -205,18 +220,24 @@ def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 16) 
     return torch.cat(out)
 
 
+def _to(x: torch.Tensor | tuple, device: torch.device) -> torch.Tensor | tuple:
+    """Move a batch, or a tuple of cached feature tensors (FeatureLoader), to `device`."""
+    return tuple(t.to(device) for t in x) if isinstance(x, (tuple, list)) else x.to(device)
+
+
 @torch.no_grad()
 def evaluate_segmentation(model: nn.Module, data: Iterable, num_classes: int) -> tuple[torch.Tensor, float]:
-    """One confusion matrix over every pixel of `data`, and the inference time per image in milliseconds."""
+    """One confusion matrix over every pixel of `data` (images, or FeatureLoader's cached features), and the
+    inference time per image in milliseconds."""
     model.eval()
     device = next(model.parameters()).device
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     seconds, images = 0.0, 0
     for x, y in _pairs(data):
         t0 = time.perf_counter()
-        pred = model(x.to(device)).argmax(1).cpu()
+        pred = model(_to(x, device)).argmax(1).cpu()
         seconds += time.perf_counter() - t0
-        images += len(x)
+        images += len(y)
         cm += confusion_matrix(pred, y, num_classes)
     return cm, 1000 * seconds / max(images, 1)
 

@@ -236,15 +236,19 @@ class DeepLabV3(nn.Module):
     """DeepLab-v3 style: a MobileNetV2 encoder with output stride 16 (dilated last stage), an ASPP head, a
     3x3 conv and a 1x1 classifier; the stride-16 logits are resized bilinearly to the input size.
 
-    decoder=True adds DeepLab-v3+'s light decoder (the stride-4 features concatenated before the classifier);
-    the notebook uses the plain v3 head unless it says otherwise.
+    decoder=True adds DeepLab-v3+'s light decoder (the stride-4 features concatenated before the classifier).
+    input_scale=2 enlarges the image (bilinear) before the encoder, so small objects cover 4x more feature
+    positions; the logits still come back at the input's size.
     """
 
     def __init__(self, num_classes: int, pretrained: bool = True, output_stride: int = 16,
                  rates: Sequence[int] = (6, 12, 18), aspp_channels: int = 128, decoder: bool = False,
-                 low_channels: int = 32, features: nn.Sequential | None = None) -> None:
+                 low_channels: int = 32, features: nn.Sequential | None = None, input_scale: float = 1.0) -> None:
         super().__init__()
         _check_classes(num_classes)
+        if not isinstance(input_scale, (int, float)) or not 0.5 <= input_scale <= 4:
+            raise ValueError(f"input_scale must be a number between 0.5 and 4 (1 keeps the size), got {input_scale!r}")
+        self.input_scale = float(input_scale)
         self.normalize = Normalize()
         self.backbone = dilate_mobilenet_v2(features if features is not None else mobilenet_v2_features(pretrained),
                                             output_stride)
@@ -262,6 +266,8 @@ class DeepLabV3(nn.Module):
     def encode(self, x: torch.Tensor, blocks: int) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Run the normalisation and the first `blocks` encoder blocks: (stride-4 features or None, features)."""
         x, low = self.normalize(x), None
+        if self.input_scale != 1:
+            x = F.interpolate(x, scale_factor=self.input_scale, mode="bilinear", align_corners=False)
         for i, block in enumerate(self.backbone[:blocks]):
             x = block(x)
             if i == 3:
@@ -304,12 +310,14 @@ class CachedHead(nn.Module):
 @torch.no_grad()
 def cache_features(model: DeepLabV3, images: torch.Tensor, blocks: int, batch_size: int = 50
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The frozen blocks' outputs for every image, in eval mode: (stride-4 features, block `blocks` output)."""
+    """The frozen blocks' outputs for every image, in eval mode: (stride-4 features, block `blocks` output).
+
+    The batches go in as channels_last (the layout oneDNN's CPU convolutions run fastest on)."""
     was_training = model.training
     model.eval()
     lows, xs = [], []
     for i in range(0, len(images), batch_size):
-        low, x = model.encode(images[i:i + batch_size], blocks)
+        low, x = model.encode(images[i:i + batch_size].contiguous(memory_format=torch.channels_last), blocks)
         lows.append(low if low is not None else torch.empty(len(x), 0))
         xs.append(x)
     model.train(was_training)

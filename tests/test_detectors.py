@@ -102,3 +102,11 @@ def test_upscaled_predictions_come_back_in_image_pixels_and_caches_compose(batch
     yolo.backbone[:11].load_state_dict(frcnn.backbone[:11].state_dict())
     extended = detectors.extend_features(yolo, detectors.cache_features(frcnn, ds), start=11)
     assert torch.allclose(extended, detectors.cache_features(yolo, ds), atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, -2, True])
+def test_upscale_must_be_a_positive_whole_number(bad):
+    with pytest.raises(ValueError, match="upscale must be a whole number"):
+        detectors.faster_rcnn(len(scenes.CLASSES), pretrained=False, upscale=bad)
+    with pytest.raises(ValueError, match="upscale must be a whole number"):
+        detectors.TinyYolo(len(scenes.CLASSES) - 1, pretrained=False, upscale=bad)

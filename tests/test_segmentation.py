@@ -164,3 +164,30 @@ def test_feature_loader_flips_features_and_masks_together():
         assert torch.equal(y[i], masks[i].flip(-1) if was_flipped else masks[i])
     with pytest.raises(ValueError, match="one row per mask"):
         seg.FeatureLoader((torch.zeros(3, 1),), masks)
+
+
+def test_resolution_ceiling_loses_thin_objects_at_coarse_strides():
+    masks = torch.zeros(2, 32, 32, dtype=torch.long)
+    masks[:, 8:24, 8:24] = 1                       # a 16 x 16 square: aligned with every grid up to 8
+    masks[:, 2:30, 28:30] = 2                      # a 2-pixel-wide bar
+    fine = seg.resolution_ceiling(masks, 3, 1)
+    assert fine["miou"] == 1.0                     # stride 1 is the truth itself
+    at8 = seg.resolution_ceiling(masks, 3, 8)
+    assert at8["iou"][1] > 0.8 and at8["iou"][2] < 0.2   # the square survives, the thin bar is lost
+    coarse = [seg.resolution_ceiling(masks, 3, s)["miou"] for s in (1, 2, 4, 8, 16)]
+    assert all(a >= b for a, b in zip(coarse, coarse[1:]))
+    with pytest.raises(ValueError, match="stride"):
+        seg.resolution_ceiling(masks, 3, 0)
+
+
+def test_evaluate_segmentation_on_cached_features_equals_the_full_model():
+    from course_utils import segnets
+
+    torch.manual_seed(0)
+    model = segnets.DeepLabV3(3, pretrained=False, decoder=True).eval()
+    images, masks = torch.rand(5, 3, 32, 32), torch.randint(0, 3, (5, 32, 32))
+    cached = segnets.cache_features(model, images, 7)
+    head = segnets.CachedHead(model, 7, (32, 32))
+    cm_head, _ = seg.evaluate_segmentation(head, seg.FeatureLoader(cached, masks, 2, shuffle=False), 3)
+    cm_full, _ = seg.evaluate_segmentation(model, seg.SegLoader(images, masks, 2), 3)
+    assert cm_head.sum() == 5 * 32 * 32 and torch.equal(cm_head, cm_full)

@@ -119,7 +119,7 @@ def test_cached_head_equals_the_full_forward():
     head = segnets.CachedHead(model, 14, (64, 64)).eval()
     with torch.no_grad():
         assert torch.allclose(head((low, mid)), model(images), atol=1e-5)
-    assert not model.training or True
+    assert not model.training                                      # cache_features restores the mode it found
     with pytest.raises(ValueError, match="start >= 4"):
         segnets.CachedHead(model, 2, (64, 64))
 
@@ -130,3 +130,18 @@ def test_frozen_parameters():
     assert len(segnets.frozen_parameters(model, 7)) == len(list(model.backbone[:7].parameters()))
     with pytest.raises(ValueError, match="DeepLabV3"):
         segnets.frozen_parameters(segnets.UNet(3), 2)
+
+
+def test_input_scale_enlarges_inside_and_returns_logits_at_the_input_size():
+    torch.manual_seed(0)
+    model = segnets.DeepLabV3(3, pretrained=False, decoder=True, input_scale=2).eval()
+    images = torch.rand(2, 3, 48, 64)
+    low, mid = segnets.cache_features(model, images, 11)
+    assert low.shape == (2, 24, 24, 32) and mid.shape == (2, 64, 6, 8)  # strides 4 and 16 of the 2x image
+    with torch.no_grad():
+        out = model(images)
+        assert out.shape == (2, 3, 48, 64)
+        assert torch.allclose(segnets.CachedHead(model, 11, (48, 64))((low, mid)), out, atol=1e-5)
+    for bad in (0, 10, "2"):
+        with pytest.raises(ValueError, match="input_scale"):
+            segnets.DeepLabV3(3, pretrained=False, input_scale=bad)
