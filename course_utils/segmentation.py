@@ -315,35 +315,35 @@ def semantic_mask(target: dict, size: Sequence[int]) -> torch.Tensor:
     return mask
 
 
+def _batch_indices(n: int, batch_size: int, shuffle: bool, generator: torch.Generator):
+    """Index tensors of successive mini-batches over n examples: a new random order each pass if shuffle."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for i in range(0, n, batch_size):
+        yield order[i:i + batch_size]
+
+
 class SegLoader:
-    """Mini-batches of (images, masks) from tensors held in memory, optionally with random horizontal flips
-    (applied to image and mask together); a fixed order when shuffle=False."""
+    """Mini-batches of (images, masks) from tensors held in memory; a fixed order when shuffle=False.
+
+    No flips: in the course's scenes a mirrored digit is no digit (notebook 10 says why)."""
 
     def __init__(self, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 16, shuffle: bool = False,
-                 flip: bool = False, seed: int = 0) -> None:
+                 seed: int = 0) -> None:
         if len(images) != len(masks):
             raise ValueError(f"images and masks must have the same length, got {len(images)} and {len(masks)}")
         if images.ndim != 4 or masks.ndim != 3 or images.shape[-2:] != masks.shape[-2:]:
             raise ValueError(f"images must be (N, 3, H, W) and masks (N, H, W) of the same H, W; got "
                              f"{tuple(images.shape)} and {tuple(masks.shape)}")
         self.images, self.masks = images, masks.long()
-        self.batch_size, self.shuffle, self.flip = batch_size, shuffle, flip
+        self.batch_size, self.shuffle = batch_size, shuffle
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)
 
     def __iter__(self):
-        n = len(self.images)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size]
-            x, y = self.images[idx], self.masks[idx]
-            if self.flip:
-                f = torch.rand(len(idx), generator=self.generator) < 0.5
-                x = torch.where(f[:, None, None, None], x.flip(-1), x)
-                y = torch.where(f[:, None, None], y.flip(-1), y)
-            yield x, y
+        for idx in _batch_indices(len(self.images), self.batch_size, self.shuffle, self.generator):
+            yield self.images[idx], self.masks[idx]
 
 
 def stack_semantic(dataset: torch.utils.data.Dataset, limit: int | None = None
@@ -435,20 +435,15 @@ def check_up_block(cls) -> bool:
 
 
 class FeatureLoader:
-    """Mini-batches of (cached features, masks) for a model whose first layers are frozen (segnets.CachedHead).
-
-    features: a tuple of tensors with one row per image; flipped: the same computed on the horizontally
-    flipped images (optional): each example of a batch then comes flipped (features and mask) with
-    probability 1/2, as SegLoader's flips."""
+    """Mini-batches of (cached features, masks) for a model whose first layers are frozen (segnets.CachedHead):
+    features is a tuple of tensors with one row per image; each batch is the tuple of their rows."""
 
     def __init__(self, features: tuple[torch.Tensor, ...], masks: torch.Tensor, batch_size: int = 16,
-                 shuffle: bool = True, flipped: tuple[torch.Tensor, ...] | None = None, seed: int = 0) -> None:
+                 shuffle: bool = True, seed: int = 0) -> None:
         if any(len(f) != len(masks) for f in features):
             raise ValueError(f"every feature tensor needs one row per mask ({len(masks)}), got "
                              f"{[len(f) for f in features]}")
-        if flipped is not None and [f.shape for f in flipped] != [f.shape for f in features]:
-            raise ValueError("flipped must hold the same tensors as features, computed on flipped images")
-        self.features, self.flipped, self.masks = tuple(features), flipped, masks.long()
+        self.features, self.masks = tuple(features), masks.long()
         self.batch_size, self.shuffle = batch_size, shuffle
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -456,14 +451,5 @@ class FeatureLoader:
         return math.ceil(len(self.masks) / self.batch_size)
 
     def __iter__(self):
-        n = len(self.masks)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size]
-            feats, y = tuple(f[idx] for f in self.features), self.masks[idx]
-            if self.flipped is not None:
-                f = torch.rand(len(idx), generator=self.generator) < 0.5
-                feats = tuple(torch.where(f.view(-1, *[1] * (a.ndim - 1)), b[idx], a)
-                              for a, b in zip(feats, self.flipped))
-                y = torch.where(f[:, None, None], y.flip(-1), y)
-            yield feats, y
+        for idx in _batch_indices(len(self.masks), self.batch_size, self.shuffle, self.generator):
+            yield tuple(f[idx] for f in self.features), self.masks[idx]

@@ -130,7 +130,7 @@ def test_semantic_mask_from_instances_and_loader():
     with pytest.raises(ValueError, match="masks"):
         seg.semantic_mask({"boxes": torch.zeros(0, 4)}, (4, 5))
     images, y = torch.rand(5, 3, 4, 5), torch.randint(0, 3, (5, 4, 5))
-    loader = seg.SegLoader(images, y, batch_size=2, shuffle=True, flip=True)
+    loader = seg.SegLoader(images, y, batch_size=2, shuffle=True)
     batches = list(loader)
     assert len(loader) == len(batches) == 3 and sum(len(b[0]) for b in batches) == 5
     x0, y0 = next(iter(seg.SegLoader(images, y, batch_size=5)))
@@ -152,16 +152,16 @@ def test_evaluate_segmentation_counts_every_pixel():
     assert cm.sum() == 96 and cm[:, 1].sum() == 96 and ms >= 0
 
 
-def test_feature_loader_flips_features_and_masks_together():
-    feats = (torch.arange(1.0, 9.0).view(8, 1, 1, 1),)         # image i's "features" = i + 1
-    flipped = (-feats[0],)                                      # those of the flipped image = -(i + 1)
-    masks = torch.arange(8 * 2 * 3).view(8, 2, 3)
-    (f,), y = next(iter(seg.FeatureLoader(feats, masks, batch_size=8, shuffle=False, flipped=flipped)))
-    flips = (f.view(-1) < 0).tolist()
-    assert 0 < sum(flips) < 8                                   # some flipped, some not (seed 0)
-    for i, was_flipped in enumerate(flips):
-        assert abs(f.view(-1)[i].item()) == i + 1
-        assert torch.equal(y[i], masks[i].flip(-1) if was_flipped else masks[i])
+def test_feature_loader_keeps_features_and_masks_together():
+    feats = (torch.arange(8.0).view(8, 1, 1, 1), torch.arange(8.0).view(8, 1) * 10)   # row i holds i and 10 i
+    masks = torch.arange(8).view(8, 1, 1).expand(8, 2, 3)                             # mask i is all i
+    loader = seg.FeatureLoader(feats, masks, batch_size=3)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    seen = torch.cat([y[:, 0, 0] for _, y in batches])
+    assert sorted(seen.tolist()) == list(range(8)) and seen.tolist() != list(range(8))   # shuffled, each once
+    for (a, b), y in batches:
+        assert torch.equal(a.view(-1).long(), y[:, 0, 0]) and torch.equal(b.view(-1).long(), 10 * y[:, 0, 0])
     with pytest.raises(ValueError, match="one row per mask"):
         seg.FeatureLoader((torch.zeros(3, 1),), masks)
 
