@@ -291,6 +291,31 @@ class DeepLabV3(nn.Module):
         return self.decode(*self.encode(x, 0), start=0, size=x.shape[-2:])
 
 
+class MultiScale(nn.Module):
+    """Multi-scale inference (DeepLab-v3's "MS" evaluation): a DeepLabV3 runs once per factor in `scales` (the
+    image enlarged that much inside the network) and the softmax probabilities are averaged. A large object seen
+    at a smaller scale fits the encoder's field of view; a small one needs the larger scale. Returns the mean
+    probabilities (N, C, H, W): their argmax is the mask, as with logits."""
+
+    def __init__(self, model: DeepLabV3, scales: Sequence[float]) -> None:
+        super().__init__()
+        if not isinstance(model, DeepLabV3):
+            raise ValueError(f"model must be a segnets.DeepLabV3 (it has input_scale), got {type(model).__name__}")
+        if not scales or any(not isinstance(s, (int, float)) or not 0.5 <= s <= 4 for s in scales):
+            raise ValueError(f"scales must be a non-empty list of numbers between 0.5 and 4, got {scales!r}")
+        self.model, self.scales = model, tuple(float(s) for s in scales)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        trained_scale, probs = self.model.input_scale, []
+        try:
+            for scale in self.scales:
+                self.model.input_scale = scale
+                probs.append(self.model(x).softmax(1))
+        finally:
+            self.model.input_scale = trained_scale               # the model itself is left as it was
+        return torch.stack(probs).mean(0)
+
+
 class CachedHead(nn.Module):
     """The trainable rest of a DeepLabV3 whose first `start` blocks are frozen: its input is the cached output
     of those blocks, (stride-4 features, features), so training skips the frozen blocks entirely. It shares

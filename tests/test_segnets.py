@@ -145,3 +145,27 @@ def test_input_scale_enlarges_inside_and_returns_logits_at_the_input_size():
     for bad in (0, 10, "2"):
         with pytest.raises(ValueError, match="input_scale"):
             segnets.DeepLabV3(3, pretrained=False, input_scale=bad)
+
+
+def test_multiscale_averages_probabilities_over_scales_and_restores_the_model():
+    torch.manual_seed(0)
+    model = segnets.DeepLabV3(3, pretrained=False, decoder=True, input_scale=2).eval()
+    x = torch.rand(2, 3, 37, 45)
+    with torch.no_grad():
+        one = segnets.MultiScale(model, [2])(x)
+        assert torch.allclose(one, model(x).softmax(1), atol=1e-6)
+        probs = {}
+        for s in (1, 2):
+            model.input_scale = float(s)
+            probs[s] = model(x).softmax(1)
+        model.input_scale = 2.0
+        both = segnets.MultiScale(model, (1, 2))(x)
+    assert both.shape == (2, 3, 37, 45)
+    assert torch.allclose(both, (probs[1] + probs[2]) / 2, atol=1e-6)
+    assert (both - one).abs().max() > 1e-6               # the second scale changes the answer
+    assert model.input_scale == 2.0
+    for bad in ([], [0.1], ["2"]):
+        with pytest.raises(ValueError, match="scales"):
+            segnets.MultiScale(model, bad)
+    with pytest.raises(ValueError, match="DeepLabV3"):
+        segnets.MultiScale(segnets.build("fcn8s", 3), [1])
