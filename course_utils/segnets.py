@@ -232,6 +232,11 @@ def mobilenet_v2_features(pretrained: bool = True) -> nn.Sequential:
     return pre.mobilenet_v2(pretrained=pretrained).features[:18]
 
 
+def _valid_scale(scale) -> bool:
+    """Whether `scale` is an input enlargement DeepLabV3 accepts: a number from 0.5 to 4."""
+    return isinstance(scale, (int, float)) and 0.5 <= scale <= 4
+
+
 class DeepLabV3(nn.Module):
     """DeepLab-v3 style: a MobileNetV2 encoder with output stride 16 (dilated last stage), an ASPP head, a
     3x3 conv and a 1x1 classifier; the stride-16 logits are resized bilinearly to the input size.
@@ -246,7 +251,7 @@ class DeepLabV3(nn.Module):
                  low_channels: int = 32, features: nn.Sequential | None = None, input_scale: float = 1.0) -> None:
         super().__init__()
         _check_classes(num_classes)
-        if not isinstance(input_scale, (int, float)) or not 0.5 <= input_scale <= 4:
+        if not _valid_scale(input_scale):
             raise ValueError(f"input_scale must be a number between 0.5 and 4 (1 keeps the size), got {input_scale!r}")
         self.input_scale = float(input_scale)
         self.normalize = Normalize()
@@ -293,15 +298,14 @@ class DeepLabV3(nn.Module):
 
 class MultiScale(nn.Module):
     """Multi-scale inference (DeepLab-v3's "MS" evaluation): a DeepLabV3 runs once per factor in `scales` (the
-    image enlarged that much inside the network) and the softmax probabilities are averaged. A large object seen
-    at a smaller scale fits the encoder's field of view; a small one needs the larger scale. Returns the mean
-    probabilities (N, C, H, W): their argmax is the mask, as with logits."""
+    image enlarged that much inside the network) and the softmax probabilities are averaged, so every object is
+    judged at several sizes. Returns the mean probabilities (N, C, H, W): their argmax is the mask, as with logits."""
 
     def __init__(self, model: DeepLabV3, scales: Sequence[float]) -> None:
         super().__init__()
         if not isinstance(model, DeepLabV3):
             raise ValueError(f"model must be a segnets.DeepLabV3 (it has input_scale), got {type(model).__name__}")
-        if not scales or any(not isinstance(s, (int, float)) or not 0.5 <= s <= 4 for s in scales):
+        if not scales or not all(_valid_scale(s) for s in scales):
             raise ValueError(f"scales must be a non-empty list of numbers between 0.5 and 4, got {scales!r}")
         self.model, self.scales = model, tuple(float(s) for s in scales)
 
