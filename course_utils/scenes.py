@@ -12,7 +12,8 @@ the photos and textures that ship with scikit-image and scikit-learn. 1 to 6 obj
     Scene                   .image (H, W, 3) uint8, .instance_map (H, W) uint8 (0 = background, j = object j),
                             .labels (k,) int64, .boxes (k, 4) float32 (x1, y1, x2, y2), .masks (k, H, W) bool,
                             .semantic (H, W) int64 (0 = background, else the class index)
-    SceneDataset(split, n=None, seed=0, size=160, masks=True)   a torch Dataset in torchvision's detection format:
+    SceneDataset(split, n=None, seed=0, size=160, masks=True, start=0)   a torch Dataset in torchvision's detection
+                            format, images start .. start + n - 1 of the split:
                             ds[i] -> (image float32 (3, H, W) in [0, 1],
                                       {"boxes" float32 (k, 4), "labels" int64 (k,), "masks" uint8 (k, H, W),
                                        "semantic" int64 (H, W), "image_id" int64, "area" float32 (k,),
@@ -264,21 +265,23 @@ class SceneDataset(Dataset):
     classes = CLASSES
 
     def __init__(self, split: str = "train", n: int | None = None, *, seed: int = 0, size: int = 160,
-                 masks: bool = True):
+                 masks: bool = True, start: int = 0):
         if split not in SPLIT_ID:
             raise ValueError(f"split must be one of {list(SPLIT_ID)}, got {split!r}")
         n = SPLITS[split] if n is None else n
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive number of images, got {n!r}")
-        self.split, self.seed, self.size, self.with_masks = split, seed, size, masks
-        self.scenes = [make_scene(split, i, seed, size) for i in range(n)]
+        if not isinstance(start, int) or start < 0:
+            raise ValueError(f"start must be the index of the first image (0 or more), got {start!r}")
+        self.split, self.seed, self.size, self.with_masks, self.start = split, seed, size, masks, start
+        self.scenes = [make_scene(split, start + i, seed, size) for i in range(n)]
 
     def __len__(self) -> int:
         return len(self.scenes)
 
     def image_id(self, index: int) -> int:
         """A unique id per image across the splits (used in the COCO export)."""
-        return SPLIT_ID[self.split] * 1_000_000 + index
+        return SPLIT_ID[self.split] * 1_000_000 + self.start + index
 
     def __getitem__(self, index: int):
         s = self.scenes[index]

@@ -22,6 +22,14 @@ def test_same_seed_same_scene_and_independent_of_n():
     assert not np.array_equal(a.image, c.image)
 
 
+def test_start_picks_later_images_of_the_split():
+    ds = scenes.SceneDataset("train", 2, seed=3, start=5)
+    assert np.array_equal(ds.scenes[0].image, scenes.make_scene("train", 5, seed=3).image)
+    assert ds.image_id(1) == scenes.SceneDataset("train", 7, seed=3).image_id(6)
+    with pytest.raises(ValueError, match="start"):
+        scenes.SceneDataset("train", 2, start=-1)
+
+
 def test_splits_differ():
     assert not np.array_equal(scenes.make_scene("train", 0).image, scenes.make_scene("test", 0).image)
     cuts = [set(range(500)[s]) for s in scenes.DIGIT_CUT.values()]
