@@ -6,7 +6,8 @@ notebook 10 against the library (`F.cross_entropy`, `torchmetrics.JaccardIndex`,
 
     losses    pixel_cross_entropy (optionally class-weighted), class_weights, dice_loss, CEDiceLoss
     metrics   confusion_matrix -> scores(cm): pixel accuracy, per-class IoU and Dice, mIoU (background excluded);
-              resolution_ceiling: the best scores a prediction made at a coarser stride can reach
+              resolution_ceiling: the best scores a prediction made at a coarser stride can reach;
+              forgive_confusions: the confusion matrix if mix-ups inside a group of classes were right
     models    evaluate_segmentation (one confusion matrix over a loader), per_image_iou, predict_masks
     data      SemanticDataset (an instance-mask dataset seen as (image, class mask) pairs), SegLoader
 
@@ -187,6 +188,21 @@ def resolution_ceiling(masks: torch.Tensor, num_classes: int, stride: int) -> di
     coarse = F.avg_pool2d(onehot, stride, ceil_mode=True)
     best = F.interpolate(coarse, size=masks.shape[-2:], mode="bilinear", align_corners=False).argmax(1)
     return scores(confusion_matrix(best, masks, num_classes))
+
+
+def forgive_confusions(cm: torch.Tensor, group: Sequence[int]) -> torch.Tensor:
+    """A copy of `cm` in which every pixel of a class in `group` predicted as another class of `group` counts as
+    right (moved onto the diagonal): what the scores would be if the network never mixed those classes up."""
+    group = list(group)
+    if len(group) < 2 or any(not isinstance(c, int) or not 0 <= c < len(cm) for c in group):
+        raise ValueError(f"group must list at least two class indices in 0..{len(cm) - 1}, got {group!r}")
+    out = cm.clone()
+    for t in group:
+        for p in group:
+            if p != t:
+                out[t, t] += out[t, p]
+                out[t, p] = 0
+    return out
 
 
 def batch_pixel_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

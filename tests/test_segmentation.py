@@ -180,6 +180,24 @@ def test_resolution_ceiling_loses_thin_objects_at_coarse_strides():
         seg.resolution_ceiling(masks, 3, 0)
 
 
+def test_forgive_confusions_moves_mixups_inside_the_group_only():
+    #               truth 0   1   2   3  (rows), predictions (columns)
+    cm = torch.tensor([[50, 1, 1, 2],
+                       [3, 10, 4, 1],
+                       [2, 6, 8, 0],
+                       [1, 0, 0, 9]])
+    out = seg.forgive_confusions(cm, [1, 2])
+    assert out.tolist() == [[50, 1, 1, 2], [3, 14, 0, 1], [2, 0, 14, 0], [1, 0, 0, 9]]
+    assert out.sum() == cm.sum() and cm[1, 2] == 4          # every pixel kept; the input is not changed
+    iou_before, iou_after = seg.iou_per_class(cm), seg.iou_per_class(out)
+    assert iou_after[1] > iou_before[1] and iou_after[2] > iou_before[2]
+    assert iou_after[3] == iou_before[3]                   # a class outside the group keeps its IoU
+    with pytest.raises(ValueError, match="group"):
+        seg.forgive_confusions(cm, [1])
+    with pytest.raises(ValueError, match="group"):
+        seg.forgive_confusions(cm, [1, 4])
+
+
 def test_evaluate_segmentation_on_cached_features_equals_the_full_model():
     from course_utils import segnets
 
