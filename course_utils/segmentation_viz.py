@@ -67,7 +67,7 @@ def four_tasks(image, target: dict, classes: Sequence[str]) -> Figure:
     for j, m in enumerate(target["masks"].bool().numpy()):
         inst[m] = 0.3 * img[m] + 0.7 * np.array(cmap(j % 10)[:3])
     axes[3].imshow(inst)
-    axes[3].set_title(f"instance segmentation:\na mask per object ({len(labels)} objects)")
+    axes[3].set_title(f"instance segmentation:\na mask per object ({len(labels)} objects;\ncolours: the object, not its class)")
     for ax in axes:
         ax.axis("off")
     fig.legend(handles=legend_handles(classes)[1:], loc="lower center", ncol=len(classes) - 1, fontsize=9)
