@@ -1,6 +1,7 @@
 """Drawing for notebook 10: class masks in colour, the four tasks side by side, predictions next to the truth."""
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -31,9 +32,12 @@ def colour_mask(mask: torch.Tensor | np.ndarray) -> np.ndarray:
     return PALETTE[mask]
 
 
-def overlay(image, mask, alpha: float = 0.55) -> np.ndarray:
-    """The image with the mask's object pixels tinted in their class colours (background untouched)."""
+def overlay(image, mask, alpha: float = 0.55, grey: bool = False) -> np.ndarray:
+    """The image with the mask's object pixels tinted in their class colours. grey=True first turns the image
+    into a dimmed grey picture, so that the class colours stand out from a colourful photo."""
     img, m = _image(image), np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask)
+    if grey:
+        img = np.repeat((0.15 + 0.5 * img @ np.array([0.299, 0.587, 0.114]))[..., None], 3, axis=2)
     out = img.copy()
     fg = m > 0
     out[fg] = (1 - alpha) * img[fg] + alpha * colour_mask(m)[fg]
@@ -77,17 +81,17 @@ def four_tasks(image, target: dict, classes: Sequence[str]) -> Figure:
 
 def predictions_grid(images: torch.Tensor, truths: torch.Tensor, preds: dict[str, torch.Tensor],
                      classes: Sequence[str], titles: Sequence[str] | None = None) -> Figure:
-    """One row per image: the image, the true mask, then each model's predicted mask (over the image)."""
+    """One row per image: the image, the true mask, then each model's predicted mask (over the image in grey)."""
     n, cols = len(images), 2 + len(preds)
     fig, axes = plt.subplots(n, cols, figsize=(2.3 * cols, 2.3 * n + 0.6), squeeze=False)
     for i in range(n):
         axes[i, 0].imshow(_image(images[i]))
         axes[i, 0].set_ylabel(titles[i] if titles else f"image {i}", fontsize=8)
-        axes[i, 1].imshow(overlay(images[i], truths[i], alpha=0.8))
+        axes[i, 1].imshow(overlay(images[i], truths[i], alpha=0.85, grey=True))
         for j, (name, p) in enumerate(preds.items()):
-            axes[i, 2 + j].imshow(overlay(images[i], p[i], alpha=0.8))
+            axes[i, 2 + j].imshow(overlay(images[i], p[i], alpha=0.85, grey=True))
             if i == 0:
-                axes[i, 2 + j].set_title(name, fontsize=9)
+                axes[i, 2 + j].set_title(textwrap.fill(name, 20), fontsize=8)
         if i == 0:
             axes[i, 0].set_title("image", fontsize=9)
             axes[i, 1].set_title("ground truth", fontsize=9)
