@@ -101,16 +101,18 @@ def plot_pr_curves(curves: dict[int, dict], aps: dict[int, float], title: str = 
     return ax.figure
 
 
-def show_detections(dataset, preds: list[dict], indices, score_min: float = 0.5, names=("ground truth", "detected")):
-    """Rows of (ground truth, detections with score >= score_min) for the given images; returns the figure."""
+def show_detections(dataset, preds: list[dict], indices, score_min: float = 0.5, names=("ground truth", "detected"),
+                    masks: bool = False):
+    """Rows of (ground truth, detections with score >= score_min) for the given images, their masks too if
+    masks=True (Mask R-CNN); returns the figure."""
     indices = list(indices)
     fig, axes = plt.subplots(2, len(indices), figsize=(2.9 * len(indices), 6.0), squeeze=False)
     for col, i in enumerate(indices):
         image, target = dataset[i]
-        _show(axes[0, col], draw(image, target, masks=False), f"#{i} {names[0]}: {len(target['labels'])}")
+        _show(axes[0, col], draw(image, target, masks=masks), f"#{i} {names[0]}: {len(target['labels'])}")
         p = preds[i]
         n = int((p["scores"] >= score_min).sum())
-        _show(axes[1, col], draw(image, p, masks=False, score_min=score_min), f"{names[1]}: {n}")
+        _show(axes[1, col], draw(image, p, masks=masks, score_min=score_min), f"{names[1]}: {n}")
     fig.suptitle(f"top: ground truth; bottom: detections with score >= {score_min}", fontsize=10)
     fig.tight_layout()
     return fig

@@ -198,8 +198,8 @@ def forgive_confusions(cm: torch.Tensor, group: Sequence[int]) -> torch.Tensor:
         raise ValueError(f"group must list at least two class indices in 0..{len(cm) - 1}, got {group!r}")
     out = cm.clone()
     for t in group:
-        out[t, t] = cm[t, group].sum()   # the row's pixels predicted as any class of the group ...
-        out[t, [p for p in group if p != t]] = 0   # ... all count as right
+        out[t, group] = 0
+        out[t, t] = cm[t, group].sum()      # the row's pixels predicted as any class of the group count as right
     return out
 
 
